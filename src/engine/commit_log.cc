@@ -1,0 +1,523 @@
+#include "engine/commit_log.h"
+
+#include <unistd.h>
+
+#include <cstring>
+
+#include "common/bytes.h"
+#include "common/logging.h"
+#include "common/status.h"
+
+namespace stele {
+
+using engine::PreparedRecord;
+
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+CommitLog::CommitLog(StoreOptions opts) : opts_(std::move(opts)) {}
+
+CommitLog::~CommitLog() { (void)Close(); }
+
+absl::StatusOr<std::unique_ptr<CommitLog>> CommitLog::Open(StoreOptions opts) {
+  STELE_RETURN_IF_ERROR(opts.Validate());
+  std::unique_ptr<CommitLog> log(new CommitLog(std::move(opts)));
+  STELE_RETURN_IF_ERROR(log->Init());
+  return log;
+}
+
+absl::Status CommitLog::Init() {
+  fs_ = opts_.file_system ? opts_.file_system : NewDefaultFileSystem();
+  const std::string& root = opts_.store_path_root_dir;
+  std::string cl_dir =
+      opts_.store_path_commit_log.empty() ? root + "/commitlog" : opts_.store_path_commit_log;
+  STELE_RETURN_IF_ERROR(fs_->CreateDirs(root));
+  STELE_ASSIGN_OR_RETURN(lock_file_, fs_->Lock(root + "/lock"));
+  STELE_ASSIGN_OR_RETURN(enc_.store_host, HostAddress::Parse(opts_.store_host));
+  enc_.max_body_size = opts_.max_message_size;
+  enc_.prop_crc = opts_.enabled_append_prop_crc;
+  seg_size_ = static_cast<int64_t>(opts_.mapped_file_size_commit_log);
+  bool zero_fill = opts_.preallocate == Preallocate::kZeroFill ||
+                   (opts_.preallocate == Preallocate::kAuto && sync_mode());
+  segs_ = std::make_unique<engine::SegmentSet>(fs_.get(), cl_dir, opts_.mapped_file_size_commit_log,
+                                               zero_fill);
+  STELE_RETURN_IF_ERROR(segs_->Load());
+  STELE_RETURN_IF_ERROR(Recover());
+
+  // The abort marker says "open, not cleanly closed" until Close() removes it.
+  STELE_RETURN_IF_ERROR(engine::WriteFileAtomically(fs_.get(), root + "/abort",
+                                                    std::to_string(getpid()) + "\n"));
+  ring_size_ = opts_.write_buffer_size;
+  ring_ = std::make_unique<char[]>(ring_size_);
+  segs_->StartAllocator();
+  STELE_RETURN_IF_ERROR(segs_->GetOrCreate(reserved_ - reserved_ % seg_size_).status());
+  auto now = Clock::now();
+  last_flush_ = last_thorough_flush_ = last_checkpoint_ = now;
+  {
+    Lock l(mu_);
+    CheckpointLocked(l);  // recovery's result becomes the new scan start
+  }
+  bg_ = std::thread([this] { BackgroundLoop(); });
+  return absl::OkStatus();
+}
+
+absl::Status CommitLog::Close() {
+  {
+    Lock l(mu_);
+    if (closed_ || !bg_.joinable()) {
+      closed_ = true;
+      return absl::OkStatus();
+    }
+    closing_ = true;
+    stop_bg_ = true;
+  }
+  bg_cv_.notify_all();
+  bg_.join();
+  absl::Status result;
+  {
+    Lock l(mu_);
+    if (failed_.ok()) {
+      auto w = WaitLocked(l, reserved_, /*durable=*/true, std::nullopt);
+      if (!w.ok()) result = w.status();
+    }
+    if (failed_.ok()) {
+      checkpointed_ = -1;
+      CheckpointLocked(l);
+      if (!last_checkpoint_error_.empty()) result = absl::InternalError(last_checkpoint_error_);
+    } else {
+      result = failed_;
+    }
+    closed_ = true;
+  }
+  segs_->StopAllocator();
+  if (result.ok()) {
+    // Only a store that flushed everything and checkpointed may skip the crash scan next time.
+    const std::string& root = opts_.store_path_root_dir;
+    absl::Status st = fs_->Delete(root + "/abort");
+    if (st.ok()) st = fs_->SyncDir(root);
+    if (!st.ok()) result = st;
+  }
+  if (!result.ok()) log::Error("store closed uncleanly: {}", result.ToString());
+  lock_file_.reset();
+  return result;
+}
+
+absl::Status CommitLog::Prepare(const Message& m, PreparedRecord* rec) const {
+  return engine::PrepareRecord(m, enc_, NowMs(), rec);
+}
+
+void CommitLog::CopyToRing(const char* p, size_t n) {
+  size_t pos = ring_in_ % ring_size_;
+  size_t first = std::min(n, ring_size_ - pos);
+  std::memcpy(ring_.get() + pos, p, first);
+  if (first < n) std::memcpy(ring_.get(), p + first, n - first);
+  ring_in_ += n;
+}
+
+absl::Status CommitLog::FencedError() const {
+  return PutError(PutMessageStatus::kServiceNotAvailable, failed_.code(),
+                  "commit log refuses appends after an I/O error (reopen the store to recover): " +
+                      std::string(failed_.message()));
+}
+
+void CommitLog::FailLocked(const absl::Status& st, int64_t offset) {
+  if (failed_.ok()) {
+    failed_ = st;
+    log::Error("commit log: I/O failed at offset {}: {}; appends are refused until reopened",
+               offset, st.ToString());
+  }
+  cv_.notify_all();
+  bg_cv_.notify_all();
+}
+
+absl::Status CommitLog::ReserveLocked(Lock& l, std::span<PreparedRecord> recs, AppendResult* out) {
+  uint64_t total = 0;
+  for (const auto& r : recs) total += r.size();
+  if (total + engine::kBlankRecordSize > static_cast<uint64_t>(seg_size_) || total > ring_size_ / 2) {
+    return PutError(PutMessageStatus::kMessageIllegal, absl::StatusCode::kInvalidArgument,
+                    "append of " + std::to_string(total) +
+                        " bytes does not fit in a commit-log segment or the write buffer");
+  }
+  while (true) {
+    if (!failed_.ok()) return FencedError();
+    if (closing_) {
+      return PutError(PutMessageStatus::kServiceNotAvailable, absl::StatusCode::kUnavailable,
+                      "store is closed");
+    }
+    const int64_t seg_start = reserved_ - reserved_ % seg_size_;
+    const int64_t seg_end = seg_start + seg_size_;
+    const bool roll = reserved_ + static_cast<int64_t>(total + engine::kBlankRecordSize) > seg_end;
+    const int64_t target = roll ? seg_end : seg_start;
+    if (segs_->Find(target) == nullptr) {
+      l.unlock();
+      auto seg = segs_->GetOrCreate(target);
+      l.lock();
+      if (!seg.ok()) {
+        return PutError(PutMessageStatus::kCreateMappedFileFailed, seg.status().code(),
+                        "cannot create commit-log segment: " + std::string(seg.status().message()));
+      }
+      continue;  // state may have moved while unlocked
+    }
+    const size_t need = roll ? engine::kBlankRecordSize : total;
+    if (RingFree() < need) {
+      if (!io_busy_) {
+        DoIoLocked(l, /*sync=*/false);
+      } else {
+        cv_.wait(l);
+      }
+      continue;
+    }
+    if (roll) {
+      char blank[engine::kBlankRecordSize];
+      StoreBe32(blank, static_cast<uint32_t>(seg_end - reserved_));
+      StoreBe32(blank + 4, engine::kBlankMagic);
+      CopyToRing(blank, sizeof blank);
+      rolls_.push_back(Roll{reserved_ + static_cast<int64_t>(sizeof blank), seg_end});
+      reserved_ = seg_end;
+      continue;
+    }
+    // Store timestamps never go backwards, so a time search over the log can bisect.
+    const int64_t ts = std::max(NowMs(), last_store_ts_);
+    for (size_t i = 0; i < recs.size(); ++i) {
+      PreparedRecord& r = recs[i];
+      int64_t qo = r.assigns_queue_offset ? queues_.Assign(r.topic(), r.queue_id) : 0;
+      engine::FinalizeRecord(&r, qo, reserved_, ts);
+      CopyToRing(r.buf.data(), r.size());
+      AppendResult& res = out[i];
+      res.wrote_offset = reserved_;
+      res.wrote_bytes = static_cast<int32_t>(r.size());
+      res.queue_offset = qo;
+      res.store_timestamp = ts;
+      reserved_ += r.size();
+    }
+    last_store_ts_ = ts;
+    return absl::OkStatus();
+  }
+}
+
+absl::StatusOr<bool> CommitLog::WaitLocked(Lock& l, int64_t end, bool durable,
+                                           std::optional<Clock::time_point> deadline) {
+  while (true) {
+    if ((durable ? flushed_ : written_) >= end) return false;
+    if (!failed_.ok()) return FencedError();
+    if (!io_busy_) {
+      DoIoLocked(l, durable);
+      continue;
+    }
+    if (deadline) {
+      if (cv_.wait_until(l, *deadline) == std::cv_status::timeout &&
+          (durable ? flushed_ : written_) < end) {
+        return true;
+      }
+    } else {
+      cv_.wait(l);
+    }
+  }
+}
+
+absl::Status CommitLog::SyncRange(int64_t from, int64_t to) const {
+  int64_t pos = from - from % seg_size_;
+  while (pos < to) {
+    auto seg = segs_->Find(pos);
+    if (seg) STELE_RETURN_IF_ERROR(seg->file->Sync());
+    pos += seg_size_;
+  }
+  return absl::OkStatus();
+}
+
+void CommitLog::DoIoLocked(Lock& l, bool sync) {
+  io_busy_ = true;
+  absl::Status st;
+  int64_t at = written_;
+  while (st.ok() && written_ < reserved_) {
+    int64_t chunk_end = reserved_;
+    bool at_roll = false;
+    if (!rolls_.empty() && rolls_.front().blank_end <= chunk_end) {
+      chunk_end = rolls_.front().blank_end;
+      at_roll = true;
+    }
+    const size_t n = static_cast<size_t>(chunk_end - written_);
+    iovec iov[2];
+    size_t pos = ring_out_ % ring_size_;
+    size_t first = std::min(n, ring_size_ - pos);
+    iov[0] = {ring_.get() + pos, first};
+    iov[1] = {ring_.get(), n - first};
+    const int cnt = first < n ? 2 : 1;
+    auto seg = segs_->Find(written_);
+    at = written_;
+    const int64_t fl = flushed_;
+    l.unlock();
+    if (seg == nullptr) {
+      st = absl::InternalError("no segment for offset " + std::to_string(at));
+    } else {
+      // Segments before this one must be durable before this one's sync can stand for them.
+      if (sync && fl < seg->start) st = SyncRange(fl, seg->start);
+      if (st.ok()) {
+        st = seg->file->WriteAt(static_cast<uint64_t>(at - seg->start),
+                                std::span<const iovec>(iov, cnt),
+                                sync ? SyncMode::kData : SyncMode::kNone);
+      }
+    }
+    l.lock();
+    if (!st.ok()) break;
+    written_ = chunk_end;
+    ring_out_ += n;
+    if (sync) flushed_ = chunk_end;
+    if (at_roll) {
+      written_ = rolls_.front().next_start;
+      if (sync) flushed_ = written_;
+      rolls_.pop_front();
+    }
+    visible_.store(written_, std::memory_order_release);
+    cv_.notify_all();
+  }
+  if (st.ok() && sync && flushed_ < written_) {
+    const int64_t from = flushed_, to = written_;
+    l.unlock();
+    st = SyncRange(from, to);
+    l.lock();
+    at = from;
+    if (st.ok()) flushed_ = std::max(flushed_, to);
+  }
+  if (!st.ok()) FailLocked(st, at);
+  io_busy_ = false;
+  cv_.notify_all();
+  bg_cv_.notify_all();
+}
+
+void CommitLog::FlushLocked(Lock& l) {
+  const int64_t from = flushed_, to = written_;
+  last_flush_ = Clock::now();
+  if (to <= from) return;
+  l.unlock();
+  absl::Status st = SyncRange(from, to);
+  l.lock();
+  if (!st.ok()) {
+    FailLocked(st, from);
+    return;
+  }
+  flushed_ = std::max(flushed_, to);
+  cv_.notify_all();
+}
+
+void CommitLog::CheckpointLocked(Lock& l) {
+  engine::CheckpointData c;
+  c.safe_offset = reserved_;
+  if (c.safe_offset == checkpointed_) {
+    last_checkpoint_ = Clock::now();
+    return;
+  }
+  c.queues = queues_;
+  c.physic_msg_timestamp = last_store_ts_;
+  c.logics_msg_timestamp = last_store_ts_;
+  c.min_offset = MinOffset();
+  auto w = WaitLocked(l, c.safe_offset, /*durable=*/true, std::nullopt);
+  last_checkpoint_ = Clock::now();
+  if (!w.ok()) return;  // the log is fenced; the old checkpoint stays valid
+  l.unlock();
+  absl::Status st = engine::WriteCheckpoint(fs_.get(), opts_.store_path_root_dir, c);
+  l.lock();
+  if (st.ok()) {
+    checkpointed_ = c.safe_offset;
+    last_checkpoint_error_.clear();
+  } else if (last_checkpoint_error_ != st.ToString()) {
+    // Not fatal: the previous checkpoint stays valid and recovery just scans further.
+    last_checkpoint_error_ = st.ToString();
+    log::Error("cannot write checkpoint: {}", last_checkpoint_error_);
+  }
+}
+
+void CommitLog::BackgroundLoop() {
+  Lock l(mu_);
+  const auto flush_interval = std::chrono::milliseconds(opts_.flush_interval_commit_log_ms);
+  const auto thorough = std::chrono::milliseconds(opts_.flush_commit_log_thorough_interval_ms);
+  const auto ckpt_interval = std::chrono::milliseconds(opts_.checkpoint_interval_ms);
+  const int64_t least_bytes = int64_t{opts_.flush_commit_log_least_pages} * 4096;
+  std::vector<std::pair<Store::AppendCallback, absl::StatusOr<AppendResult>>> ready;
+  while (true) {
+    auto now = Clock::now();
+    while (!pending_.empty()) {
+      Pending& p = pending_.front();
+      if ((p.durable ? flushed_ : written_) >= p.end) {
+        ready.emplace_back(std::move(p.done), std::move(p.result));
+      } else if (!failed_.ok()) {
+        ready.emplace_back(std::move(p.done), FencedError());
+      } else if (p.durable && now >= p.deadline) {
+        p.result.status = PutMessageStatus::kFlushDiskTimeout;
+        ready.emplace_back(std::move(p.done), std::move(p.result));
+      } else {
+        break;
+      }
+      pending_.pop_front();
+    }
+    if (!ready.empty()) {
+      l.unlock();
+      for (auto& [done, res] : ready) done(std::move(res));
+      ready.clear();
+      l.lock();
+      continue;
+    }
+    if (stop_bg_ && pending_.empty()) return;
+    if (!pending_.empty() && !io_busy_ && failed_.ok()) {
+      DoIoLocked(l, pending_.front().durable);
+      continue;
+    }
+    if (failed_.ok() && !sync_mode() && written_ > flushed_ && now - last_flush_ >= flush_interval) {
+      if (written_ - flushed_ >= least_bytes || now - last_thorough_flush_ >= thorough) {
+        last_thorough_flush_ = now;
+        FlushLocked(l);
+        continue;
+      }
+      last_flush_ = now;
+    }
+    if (failed_.ok() && now - last_checkpoint_ >= ckpt_interval) {
+      CheckpointLocked(l);
+      continue;
+    }
+    auto wake = std::min(last_checkpoint_ + ckpt_interval, last_flush_ + flush_interval);
+    if (!pending_.empty() && pending_.front().durable) {
+      wake = std::min(wake, pending_.front().deadline);
+    }
+    if (stop_bg_) wake = std::min(wake, now + std::chrono::milliseconds(1));
+    bg_cv_.wait_until(l, wake);
+  }
+}
+
+absl::StatusOr<AppendResult> CommitLog::FinishAppend(Lock& l, AppendResult r) {
+  const int64_t end = r.wrote_offset + r.wrote_bytes;
+  std::optional<Clock::time_point> deadline;
+  if (sync_mode()) deadline = Clock::now() + std::chrono::milliseconds(opts_.sync_flush_timeout_ms);
+  STELE_ASSIGN_OR_RETURN(bool timed_out, WaitLocked(l, end, sync_mode(), deadline));
+  if (timed_out) r.status = PutMessageStatus::kFlushDiskTimeout;
+  return r;
+}
+
+absl::StatusOr<AppendResult> CommitLog::Append(const Message& m) {
+  thread_local PreparedRecord rec;
+  STELE_RETURN_IF_ERROR(Prepare(m, &rec));
+  AppendResult r;
+  Lock l(mu_);
+  STELE_RETURN_IF_ERROR(ReserveLocked(l, std::span<PreparedRecord>(&rec, 1), &r));
+  STELE_ASSIGN_OR_RETURN(r, FinishAppend(l, std::move(r)));
+  l.unlock();
+  r.msg_id = OffsetMsgId(enc_.store_host, r.wrote_offset);
+  return r;
+}
+
+absl::StatusOr<std::vector<AppendResult>> CommitLog::AppendBatch(std::span<const Message> msgs) {
+  std::vector<PreparedRecord> recs(msgs.size());
+  for (size_t i = 0; i < msgs.size(); ++i) STELE_RETURN_IF_ERROR(Prepare(msgs[i], &recs[i]));
+  std::vector<AppendResult> out(msgs.size());
+  if (msgs.empty()) return out;
+  Lock l(mu_);
+  STELE_RETURN_IF_ERROR(ReserveLocked(l, std::span<PreparedRecord>(recs), out.data()));
+  STELE_ASSIGN_OR_RETURN(AppendResult last, FinishAppend(l, out.back()));
+  l.unlock();
+  for (AppendResult& r : out) {
+    r.status = last.status;
+    r.msg_id = OffsetMsgId(enc_.store_host, r.wrote_offset);
+  }
+  return out;
+}
+
+void CommitLog::AppendAsync(const Message& m, Store::AppendCallback done) {
+  PreparedRecord rec;
+  absl::Status st = Prepare(m, &rec);
+  AppendResult r;
+  if (st.ok()) {
+    Lock l(mu_);
+    st = ReserveLocked(l, std::span<PreparedRecord>(&rec, 1), &r);
+    if (st.ok()) {
+      r.msg_id = OffsetMsgId(enc_.store_host, r.wrote_offset);
+      pending_.push_back(Pending{
+          r.wrote_offset + r.wrote_bytes, sync_mode(),
+          Clock::now() + std::chrono::milliseconds(opts_.sync_flush_timeout_ms), std::move(done),
+          std::move(r)});
+      bg_cv_.notify_one();
+      return;
+    }
+  }
+  done(st);
+}
+
+absl::Status CommitLog::Flush() {
+  Lock l(mu_);
+  return WaitLocked(l, reserved_, /*durable=*/true, std::nullopt).status();
+}
+
+int64_t CommitLog::MinOffset() const {
+  auto first = segs_->First();
+  return first ? first->start : 0;
+}
+
+int64_t CommitLog::FlushedOffset() const {
+  Lock l(mu_);
+  return flushed_;
+}
+
+int64_t CommitLog::NextQueueOffset(std::string_view topic, int32_t queue_id) const {
+  Lock l(mu_);
+  return queues_.Next(topic, queue_id);
+}
+
+absl::StatusOr<RecordRef> CommitLog::Read(int64_t offset) const {
+  if (offset < MinOffset()) {
+    return absl::OutOfRangeError("offset " + std::to_string(offset) + " is before the log start " +
+                                 std::to_string(MinOffset()));
+  }
+  while (true) {
+    const int64_t vis = visible_.load(std::memory_order_acquire);
+    if (offset >= vis) {
+      return absl::NotFoundError("offset " + std::to_string(offset) + " is at or past the end " +
+                                 std::to_string(vis));
+    }
+    auto seg = segs_->Find(offset);
+    if (seg == nullptr) return absl::NotFoundError("no segment holds offset " + std::to_string(offset));
+    const size_t avail = static_cast<size_t>(std::min(seg->end(), vis) - offset);
+    const char* p = seg->map->data() + (offset - seg->start);
+    RecordRef ref;
+    std::string why;
+    switch (engine::DecodeRecord(p, avail, /*check_crc=*/true, &ref.msg, &why)) {
+      case engine::DecodeResult::kBlank:
+        offset = seg->end();
+        continue;
+      case engine::DecodeResult::kEmpty:
+        return absl::DataLossError("no record at offset " + std::to_string(offset));
+      case engine::DecodeResult::kCorrupt:
+        return absl::DataLossError("corrupt record at offset " + std::to_string(offset) + ": " + why);
+      case engine::DecodeResult::kOk:
+        break;
+    }
+    if (ref.msg.physical_offset != offset) {
+      return absl::DataLossError("record at offset " + std::to_string(offset) +
+                                 " claims offset " + std::to_string(ref.msg.physical_offset));
+    }
+    ref.offset = offset;
+    ref.next_offset = offset + ref.msg.total_size;
+    ref.bytes = std::string_view(p, ref.msg.total_size);
+    ref.pin = seg;
+    return ref;
+  }
+}
+
+absl::StatusOr<std::string> CommitLog::ReadBytes(int64_t offset, int32_t size) const {
+  const int64_t vis = visible_.load(std::memory_order_acquire);
+  if (offset < MinOffset() || size < 0 || offset + size > vis) {
+    return absl::OutOfRangeError("range [" + std::to_string(offset) + ", +" +
+                                 std::to_string(size) + ") is outside the readable log");
+  }
+  auto seg = segs_->Find(offset);
+  if (seg == nullptr || offset + size > seg->end()) {
+    return absl::OutOfRangeError("range crosses a segment boundary");
+  }
+  return std::string(seg->map->data() + (offset - seg->start), static_cast<size_t>(size));
+}
+
+}  // namespace stele

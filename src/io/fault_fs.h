@@ -1,0 +1,98 @@
+// A FileSystem wrapper that injects faults, for crash-safety tests (RocksDB's FaultInjectionTestFS,
+// LevelDB's FaultInjectionTestEnv). Works over any backend (memory, POSIX, io_uring).
+//
+// It injects errors (EIO, ENOSPC, ...) at chosen or seeded-random points, tears writes (a prefix
+// reaches the file, then the call fails), and simulates power loss: every byte not covered by a
+// successful Sync and every directory entry not covered by a successful SyncDir is dropped.
+// To simulate a crash: Deactivate() (every later mutating call fails with EIO, as if the machine
+// were gone), destroy the store, PowerLoss(), Activate(), reopen.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+
+#include "stele/file_system.h"
+
+namespace stele::io {
+
+enum class FaultOp { kWrite, kSync, kCreate, kAllocate, kTruncate, kRename, kDelete, kSyncDir };
+constexpr int kFaultOpCount = 8;
+
+enum class LossPolicy {
+  kDropAll,      // every unsynced page reverts to its last synced content
+  kRandomPages,  // each unsynced 4 KiB page independently keeps its new or its old content
+};
+
+struct FaultFileState;
+
+class FaultInjectionFS : public FileSystem {
+ public:
+  FaultInjectionFS(std::shared_ptr<FileSystem> base, uint64_t seed);
+  ~FaultInjectionFS() override;
+
+  // The nth call (1-based, counted from now) of `op` fails with `err`. For kWrite with
+  // `torn_keep`, that many bytes of the write reach the file before it fails.
+  void FailNth(FaultOp op, uint64_t nth, int err, std::optional<size_t> torn_keep = {});
+  // Every call of `op` fails with probability 1/one_in (seeded); 0 turns it off.
+  void FailRandomly(FaultOp op, uint32_t one_in, int err);
+  // Each Sync sleeps this long first (to provoke flush timeouts).
+  void SetSyncDelay(std::chrono::milliseconds d);
+  void ClearFaults();
+  void Deactivate();
+  void Activate();
+  // Number of calls of `op` seen so far.
+  uint64_t Count(FaultOp op) const;
+  uint64_t InjectedCount() const;
+  // Reverts every file and directory to its durable image. Call with no File of this FS open.
+  absl::Status PowerLoss(LossPolicy policy);
+
+  absl::StatusOr<std::unique_ptr<File>> Open(const std::string& path,
+                                             const OpenOptions& opts) override;
+  absl::Status Delete(const std::string& path) override;
+  absl::Status Rename(const std::string& from, const std::string& to) override;
+  absl::Status CreateDirs(const std::string& path) override;
+  absl::Status SyncDir(const std::string& path) override;
+  absl::StatusOr<std::vector<std::string>> List(const std::string& dir) override;
+  absl::StatusOr<bool> Exists(const std::string& path) override;
+  absl::StatusOr<uint64_t> FileSize(const std::string& path) override;
+  absl::StatusOr<std::unique_ptr<FileLock>> Lock(const std::string& path) override;
+  std::string Name() const override { return "fault(" + base_->Name() + ")"; }
+
+ private:
+  friend class FaultFile;
+  struct Rule {
+    uint64_t nth = 0;  // absolute call count at which to fire; 0 = none
+    int err = 0;
+    std::optional<size_t> torn_keep;
+    uint32_t one_in = 0;
+    int random_err = 0;
+  };
+
+  // Decides whether this call of `op` fails; returns the errno (0 = proceed). Holds mu_.
+  int NextFault(FaultOp op, std::optional<size_t>* torn_keep);
+  absl::Status Check(FaultOp op, const std::string& what);
+  void TrackDir(const std::string& dir);  // holds mu_
+  std::shared_ptr<FaultFileState> StateFor(const std::string& path);  // holds mu_
+  absl::StatusOr<std::string> DurableImage(const std::string& path, FaultFileState& st);
+  absl::Status SaveUndo(FaultFileState& st, File& f, uint64_t off, uint64_t len);
+
+  std::shared_ptr<FileSystem> base_;
+  mutable std::mutex mu_;
+  std::mt19937_64 rng_;
+  bool active_ = true;
+  std::chrono::milliseconds sync_delay_{0};
+  Rule rules_[kFaultOpCount];
+  uint64_t counts_[kFaultOpCount] = {};
+  uint64_t injected_ = 0;
+  std::map<std::string, std::shared_ptr<FaultFileState>> files_;
+  std::map<std::string, std::set<std::string>> durable_dirs_;  // dir -> durable entry names
+  std::map<std::string, std::string> deleted_images_;           // path -> durable content
+};
+
+}  // namespace stele::io

@@ -1,0 +1,75 @@
+#include "testutil.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+
+#include <gtest/gtest.h>
+
+namespace stele::testing {
+
+TempDir::TempDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/stele-test-XXXXXX";
+  char* p = mkdtemp(tmpl.data());
+  if (p == nullptr) std::abort();
+  path_ = p;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+StoreOptions SmallOptions(const std::string& root, std::shared_ptr<FileSystem> fs,
+                          FlushDiskType flush) {
+  StoreOptions o;
+  o.store_path_root_dir = root;
+  o.mapped_file_size_commit_log = 256 * 1024;
+  o.max_message_size = 64 * 1024;
+  o.write_buffer_size = 1 << 20;
+  o.flush_disk_type = flush;
+  o.flush_interval_commit_log_ms = 10;
+  o.checkpoint_interval_ms = 50;
+  o.file_system = std::move(fs);
+  return o;
+}
+
+std::string BackendName(Backend b) {
+  switch (b) {
+    case Backend::kMemory:
+      return "Memory";
+    case Backend::kPosix:
+      return "Posix";
+    case Backend::kUring:
+      return "Uring";
+  }
+  return "?";
+}
+
+std::shared_ptr<FileSystem> MakeBackend(Backend b) {
+  switch (b) {
+    case Backend::kMemory:
+      return NewMemFileSystem();
+    case Backend::kPosix:
+      return NewPosixFileSystem();
+    case Backend::kUring: {
+      auto fs = NewUringFileSystem();
+      if (!fs.ok()) {
+        ADD_FAILURE() << "io_uring unavailable: " << fs.status();
+        return NewPosixFileSystem();
+      }
+      return *fs;
+    }
+  }
+  return nullptr;
+}
+
+std::string Body(uint64_t seed, uint64_t i, size_t size) {
+  std::mt19937_64 rng(seed * 1000003 + i);
+  std::string s(size, '\0');
+  for (auto& c : s) c = static_cast<char>('a' + rng() % 26);
+  return s;
+}
+
+}  // namespace stele::testing

@@ -1,0 +1,35 @@
+// Helpers shared by the tests: temporary directories, option presets, message builders.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "stele/file_system.h"
+#include "stele/store.h"
+
+namespace stele::testing {
+
+// A fresh directory under $TMPDIR (or /tmp), removed when the object dies.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Small segments and a small write buffer so tests roll segments often.
+StoreOptions SmallOptions(const std::string& root, std::shared_ptr<FileSystem> fs,
+                          FlushDiskType flush = FlushDiskType::kSyncFlush);
+
+// The file-system backends every engine suite runs against.
+enum class Backend { kMemory, kPosix, kUring };
+std::string BackendName(Backend b);
+std::shared_ptr<FileSystem> MakeBackend(Backend b);
+
+// Deterministic body for (seed, i) of the given size.
+std::string Body(uint64_t seed, uint64_t i, size_t size);
+
+}  // namespace stele::testing
