@@ -6,7 +6,16 @@
 
 #include <gtest/gtest.h>
 
+#include "common/logging.h"
+
 namespace stele::testing {
+namespace {
+// Recovery and segment creation log at INFO on every open; tests open stores thousands of times.
+const bool kQuietLogs = [] {
+  log::SetMinLevel(std::getenv("STELE_TEST_VERBOSE") ? log::Level::kDebug : log::Level::kWarn);
+  return true;
+}();
+}  // namespace
 
 TempDir::TempDir() {
   const char* base = std::getenv("TMPDIR");

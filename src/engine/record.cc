@@ -69,15 +69,19 @@ struct Reader {
   }
 };
 
-bool HasCrcTail(const char* rec, uint32_t size) {
-  if (size < kCrcReservedLen) return false;
+enum class CrcTail { kNone, kValid, kDamaged };
+
+// Finds RocketMQ's 20-byte "__CRC32#\x01dddddddddd\x02" tail. A tail whose key or whose digit
+// layout is recognizable but not both counts as damaged, so that a flipped bit in the tail itself
+// cannot turn the whole-record check off.
+CrcTail FindCrcTail(const char* rec, uint32_t size) {
+  if (size < kCrcReservedLen) return CrcTail::kNone;
   const char* t = rec + size - kCrcReservedLen;
-  if (std::memcmp(t, kPropertyCrc32.data(), kPropertyCrc32.size()) != 0) return false;
-  if (t[8] != kNameValueSeparator || t[19] != kPropertySeparator) return false;
-  for (int i = 9; i < 19; ++i) {
-    if (t[i] < '0' || t[i] > '9') return false;
-  }
-  return true;
+  bool key = std::memcmp(t, kPropertyCrc32.data(), kPropertyCrc32.size()) == 0;
+  bool layout = t[8] == kNameValueSeparator && t[19] == kPropertySeparator;
+  for (int i = 9; i < 19 && layout; ++i) layout = t[i] >= '0' && t[i] <= '9';
+  if (key && layout) return CrcTail::kValid;
+  return key || layout ? CrcTail::kDamaged : CrcTail::kNone;
 }
 
 uint32_t ParseCrcTail(const char* rec, uint32_t size) {
@@ -273,7 +277,9 @@ DecodeResult DecodeRecord(const char* p, size_t avail, bool check_crc, MessageVi
   if (!r.ok) return corrupt("field lengths run past TOTALSIZE");
   if (r.pos != size) return corrupt("TOTALSIZE does not match field lengths");
   if (check_crc) {
-    if (HasCrcTail(p, size)) {
+    CrcTail tail = FindCrcTail(p, size);
+    if (tail == CrcTail::kDamaged) return corrupt("damaged __CRC32# property");
+    if (tail == CrcTail::kValid) {
       uint32_t want = ParseCrcTail(p, size);
       if (MaskCrc(Crc32(p, size - kCrcReservedLen)) != want) return corrupt("record CRC mismatch");
     } else if (MaskCrc(Crc32(out->body.data(), out->body.size())) != out->body_crc) {
