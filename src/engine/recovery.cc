@@ -129,6 +129,10 @@ absl::Status CommitLog::Recover() {
   report_.end_offset = end;
   report_.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (first == nullptr && !ckp.ok()) {
+    log::Info("created a new store in {} ({})", root, report_.file_system);
+    return absl::OkStatus();
+  }
   log::Info(
       "recovery ({}, {} shutdown{}): scanned {} bytes / {} records from offset {} in {:.3f} s; "
       "commit log ends at {}",

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Stele needs, only if some are missing (quiet when all are there).
+set -euo pipefail
+PKGS=(build-essential cmake ninja-build pkg-config liburing-dev libabsl-dev libfmt-dev zlib1g-dev
+      libprotobuf-dev protobuf-compiler libgtest-dev libgmock-dev libbenchmark-dev fio python3)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs the whole test suite twice: a Release build with
+# warnings as errors, then an ASan+UBSan build. Exits non-zero if anything fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+jobs=$(nproc)
+export TMPDIR="${TMPDIR:-/tmp}"
+
+cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTELE_WERROR=ON >/dev/null
+cmake --build build/release -j "$jobs"
+(cd build/release && ctest --output-on-failure -j "$jobs")
+
+cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSTELE_WERROR=ON \
+  -DSTELE_SANITIZE=address,undefined -DSTELE_BUILD_BENCH=OFF >/dev/null
+cmake --build build/asan -j "$jobs"
+(cd build/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --output-on-failure -j "$jobs")
