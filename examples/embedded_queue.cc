@@ -58,8 +58,8 @@ int main(int argc, char** argv) {
     std::printf("read back offset=%lld topic=%.*s queue=%d queueOffset=%lld body=\"%.*s\"\n",
                 static_cast<long long>(rec->offset), static_cast<int>(rec->msg.topic.size()),
                 rec->msg.topic.data(), rec->msg.queue_id,
-                static_cast<long long>(rec->msg.queue_offset), static_cast<int>(rec->msg.body.size()),
-                rec->msg.body.data());
+                static_cast<long long>(rec->msg.queue_offset),
+                static_cast<int>(rec->msg.body.size()), rec->msg.body.data());
     off = rec->next_offset;
     ++n;
   }

@@ -58,8 +58,8 @@ class File {
   // Reserves blocks for [offset, offset+len) and extends the size if needed (fallocate mode 0).
   virtual absl::Status Allocate(uint64_t offset, uint64_t len) = 0;
   virtual absl::StatusOr<uint64_t> Size() = 0;
-  // Maps the first `len` bytes read-only and shared: later writes through WriteAt are visible in the
-  // mapping once WriteAt returns. `len` must not exceed Size().
+  // Maps the first `len` bytes read-only and shared: later writes through WriteAt are visible in
+  // the mapping once WriteAt returns. `len` must not exceed Size().
   virtual absl::StatusOr<std::shared_ptr<const MappedRegion>> Map(uint64_t len) = 0;
 };
 

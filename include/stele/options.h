@@ -19,8 +19,8 @@ enum class FlushDiskType {
 
 // How a new commit-log segment is prepared before use.
 enum class Preallocate {
-  kAuto,       // kZeroFill under SYNC_FLUSH, kFallocate under ASYNC_FLUSH
-  kZeroFill,   // write zeros over the whole file: fdatasync then has no extent conversion to journal
+  kAuto,      // kZeroFill under SYNC_FLUSH, kFallocate under ASYNC_FLUSH
+  kZeroFill,  // write zeros over the whole file: fdatasync then has no extent conversion to journal
   kFallocate,  // reserve blocks only (fast to create)
 };
 
@@ -41,15 +41,16 @@ struct StoreOptions {
   int sync_flush_timeout_ms = 5000;
   // maxMessageSize: largest body accepted (bytes); larger appends are refused, nothing written.
   uint32_t max_message_size = 4 * 1024 * 1024;
-  // enabledAppendPropCRC: write RocketMQ's whole-record __CRC32# property. On by default here (off in
-  // RocketMQ) because the body CRC alone leaves a torn properties tail undetected.
+  // enabledAppendPropCRC: write RocketMQ's whole-record __CRC32# property. On by default here (off
+  // in RocketMQ) because the body CRC alone leaves a torn properties tail undetected.
   bool enabled_append_prop_crc = true;
   // checkCRCOnRecover: verify CRCs while recovering.
   bool check_crc_on_recover = true;
-  // Interval (ms) at which the checkpoint (safe offset + queue offsets) is rewritten. Recovery after
-  // a crash scans only what was appended since the last checkpoint.
+  // Interval (ms) at which the checkpoint (safe offset + queue offsets) is rewritten. Recovery
+  // after a crash scans only what was appended since the last checkpoint.
   int checkpoint_interval_ms = 1000;
-  // Bytes of memory staging appends before they are written; at least 2 x (maxMessageSize + 64 KiB).
+  // Bytes of memory staging appends before they are written; at least 2 x (maxMessageSize + 64
+  // KiB).
   uint64_t write_buffer_size = 32ull << 20;
   Preallocate preallocate = Preallocate::kAuto;
   // Store host written into records and message ids ("ip:port", IPv4 or [IPv6]:port).

@@ -47,11 +47,11 @@ absl::Status PutError(PutMessageStatus put, absl::StatusCode code, std::string_v
 
 struct AppendResult {
   PutMessageStatus status = PutMessageStatus::kPutOk;  // kPutOk or kFlushDiskTimeout
-  int64_t wrote_offset = 0;     // commit-log offset of the record
-  int32_t wrote_bytes = 0;      // record size
-  int64_t queue_offset = 0;     // position in its topic queue
-  int64_t store_timestamp = 0;  // ms since epoch
-  std::string msg_id;           // RocketMQ offset message id
+  int64_t wrote_offset = 0;                            // commit-log offset of the record
+  int32_t wrote_bytes = 0;                             // record size
+  int64_t queue_offset = 0;                            // position in its topic queue
+  int64_t store_timestamp = 0;                         // ms since epoch
+  std::string msg_id;                                  // RocketMQ offset message id
 };
 
 // A zero-copy record. `bytes` and the views in `msg` stay valid while this object (or a copy)
@@ -68,9 +68,9 @@ struct RecordRef {
 struct RecoveryReport {
   bool clean_shutdown = false;  // no abort marker and a valid checkpoint
   bool checkpoint_used = false;
-  std::string file_system;       // backend name
+  std::string file_system;  // backend name
   int64_t scan_start_offset = 0;
-  int64_t end_offset = 0;        // commit-log max offset after recovery
+  int64_t end_offset = 0;  // commit-log max offset after recovery
   uint64_t bytes_scanned = 0;
   uint64_t records_scanned = 0;
   uint64_t truncated_bytes = 0;  // non-zero bytes found past the end and moved to quarantine/

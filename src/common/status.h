@@ -5,17 +5,17 @@
 #include <cstring>
 #include <string_view>
 
+#include <fmt/format.h>
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include <fmt/format.h>
 
 #define STELE_CONCAT_INNER(a, b) a##b
 #define STELE_CONCAT(a, b) STELE_CONCAT_INNER(a, b)
 
-#define STELE_RETURN_IF_ERROR(expr)                  \
-  do {                                               \
-    ::absl::Status stele_status_ = (expr);           \
-    if (!stele_status_.ok()) return stele_status_;   \
+#define STELE_RETURN_IF_ERROR(expr)                \
+  do {                                             \
+    ::absl::Status stele_status_ = (expr);         \
+    if (!stele_status_.ok()) return stele_status_; \
   } while (0)
 
 #define STELE_ASSIGN_OR_RETURN(lhs, expr) \

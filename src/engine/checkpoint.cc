@@ -11,7 +11,7 @@ namespace {
 
 constexpr std::string_view kMagic = "STELECKP";
 constexpr uint32_t kVersion = 1;
-constexpr size_t kFixed = 72;
+constexpr size_t kFixed = 76;
 constexpr size_t kMinFileSize = 4096;  // RocketMQ maps a 4 KiB page
 
 std::string ParentDir(const std::string& path) {
@@ -63,6 +63,7 @@ std::string EncodeCheckpoint(const CheckpointData& c) {
   StoreBe32(w + 52, static_cast<uint32_t>(c.queues.size()));
   StoreBe64(w + 56, static_cast<uint64_t>(c.safe_offset));
   StoreBe64(w + 64, static_cast<uint64_t>(c.min_offset));
+  StoreBe32(w + 72, c.records_have_crc ? 1u : 0u);
   c.queues.ForEach([&](const std::string& topic, int32_t qid, int64_t next) {
     char b[14];
     StoreBe16(b, static_cast<uint16_t>(topic.size()));
@@ -91,6 +92,7 @@ absl::StatusOr<CheckpointData> DecodeCheckpoint(std::string_view b) {
   c.index_msg_timestamp = static_cast<int64_t>(LoadBe64(b.data() + 16));
   c.safe_offset = static_cast<int64_t>(LoadBe64(b.data() + 56));
   c.min_offset = static_cast<int64_t>(LoadBe64(b.data() + 64));
+  c.records_have_crc = (LoadBe32(b.data() + 72) & 1u) != 0;
   size_t pos = kFixed;
   for (uint32_t i = 0; i < n; ++i) {
     if (b.size() - pos < 2) return bad("truncated entry");

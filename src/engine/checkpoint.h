@@ -9,7 +9,8 @@
 //   52  4  entry count N
 //   56  8  safe offset S: every commit-log byte before S is durable and reflected in the table
 //   64  8  commit-log min offset
-//   72  .  N x { u16 topic length, topic, i32 queue id, i64 next queue offset }
+//   72  4  flags: bit 0 = records after S carry the whole-record __CRC32# property
+//   76  .  N x { u16 topic length, topic, i32 queue id, i64 next queue offset }
 //    end  4  CRC-32 of every byte before it
 //
 // Recovery scans the commit log only from S, so the time it takes is bounded by what was appended
@@ -63,6 +64,8 @@ struct CheckpointData {
   int64_t index_msg_timestamp = 0;
   int64_t safe_offset = 0;
   int64_t min_offset = 0;
+  // Written by the run that appends after safe_offset: whether its records carry __CRC32#.
+  bool records_have_crc = false;
   QueueOffsetTable queues;
 };
 

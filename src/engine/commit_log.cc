@@ -52,8 +52,8 @@ absl::Status CommitLog::Init() {
   STELE_RETURN_IF_ERROR(Recover());
 
   // The abort marker says "open, not cleanly closed" until Close() removes it.
-  STELE_RETURN_IF_ERROR(engine::WriteFileAtomically(fs_.get(), root + "/abort",
-                                                    std::to_string(getpid()) + "\n"));
+  STELE_RETURN_IF_ERROR(
+      engine::WriteFileAtomically(fs_.get(), root + "/abort", std::to_string(getpid()) + "\n"));
   ring_size_ = opts_.write_buffer_size;
   ring_ = std::make_unique<char[]>(ring_size_);
   segs_->StartAllocator();
@@ -140,7 +140,8 @@ void CommitLog::FailLocked(const absl::Status& st, int64_t offset) {
 absl::Status CommitLog::ReserveLocked(Lock& l, std::span<PreparedRecord> recs, AppendResult* out) {
   uint64_t total = 0;
   for (const auto& r : recs) total += r.size();
-  if (total + engine::kBlankRecordSize > static_cast<uint64_t>(seg_size_) || total > ring_size_ / 2) {
+  if (total + engine::kBlankRecordSize > static_cast<uint64_t>(seg_size_) ||
+      total > ring_size_ / 2) {
     return PutError(PutMessageStatus::kMessageIllegal, absl::StatusCode::kInvalidArgument,
                     "append of " + std::to_string(total) +
                         " bytes does not fit in a commit-log segment or the write buffer");
@@ -318,6 +319,7 @@ void CommitLog::CheckpointLocked(Lock& l) {
   c.physic_msg_timestamp = last_store_ts_;
   c.logics_msg_timestamp = last_store_ts_;
   c.min_offset = MinOffset();
+  c.records_have_crc = opts_.enabled_append_prop_crc;
   auto w = WaitLocked(l, c.safe_offset, /*durable=*/true, std::nullopt);
   last_checkpoint_ = Clock::now();
   if (!w.ok()) return;  // the log is fenced; the old checkpoint stays valid
@@ -369,7 +371,8 @@ void CommitLog::BackgroundLoop() {
       DoIoLocked(l, pending_.front().durable);
       continue;
     }
-    if (failed_.ok() && !sync_mode() && written_ > flushed_ && now - last_flush_ >= flush_interval) {
+    if (failed_.ok() && !sync_mode() && written_ > flushed_ &&
+        now - last_flush_ >= flush_interval) {
       if (written_ - flushed_ >= least_bytes || now - last_thorough_flush_ >= thorough) {
         last_thorough_flush_ = now;
         FlushLocked(l);
@@ -436,10 +439,10 @@ void CommitLog::AppendAsync(const Message& m, Store::AppendCallback done) {
     st = ReserveLocked(l, std::span<PreparedRecord>(&rec, 1), &r);
     if (st.ok()) {
       r.msg_id = OffsetMsgId(enc_.store_host, r.wrote_offset);
-      pending_.push_back(Pending{
-          r.wrote_offset + r.wrote_bytes, sync_mode(),
-          Clock::now() + std::chrono::milliseconds(opts_.sync_flush_timeout_ms), std::move(done),
-          std::move(r)});
+      pending_.push_back(
+          Pending{r.wrote_offset + r.wrote_bytes, sync_mode(),
+                  Clock::now() + std::chrono::milliseconds(opts_.sync_flush_timeout_ms),
+                  std::move(done), std::move(r)});
       bg_cv_.notify_one();
       return;
     }
@@ -479,7 +482,8 @@ absl::StatusOr<RecordRef> CommitLog::Read(int64_t offset) const {
                                  std::to_string(vis));
     }
     auto seg = segs_->Find(offset);
-    if (seg == nullptr) return absl::NotFoundError("no segment holds offset " + std::to_string(offset));
+    if (seg == nullptr)
+      return absl::NotFoundError("no segment holds offset " + std::to_string(offset));
     const size_t avail = static_cast<size_t>(std::min(seg->end(), vis) - offset);
     const char* p = seg->map->data() + (offset - seg->start);
     RecordRef ref;
@@ -491,13 +495,14 @@ absl::StatusOr<RecordRef> CommitLog::Read(int64_t offset) const {
       case engine::DecodeResult::kEmpty:
         return absl::DataLossError("no record at offset " + std::to_string(offset));
       case engine::DecodeResult::kCorrupt:
-        return absl::DataLossError("corrupt record at offset " + std::to_string(offset) + ": " + why);
+        return absl::DataLossError("corrupt record at offset " + std::to_string(offset) + ": " +
+                                   why);
       case engine::DecodeResult::kOk:
         break;
     }
     if (ref.msg.physical_offset != offset) {
-      return absl::DataLossError("record at offset " + std::to_string(offset) +
-                                 " claims offset " + std::to_string(ref.msg.physical_offset));
+      return absl::DataLossError("record at offset " + std::to_string(offset) + " claims offset " +
+                                 std::to_string(ref.msg.physical_offset));
     }
     ref.offset = offset;
     ref.next_offset = offset + ref.msg.total_size;
@@ -510,8 +515,8 @@ absl::StatusOr<RecordRef> CommitLog::Read(int64_t offset) const {
 absl::StatusOr<std::string> CommitLog::ReadBytes(int64_t offset, int32_t size) const {
   const int64_t vis = visible_.load(std::memory_order_acquire);
   if (offset < MinOffset() || size < 0 || offset + size > vis) {
-    return absl::OutOfRangeError("range [" + std::to_string(offset) + ", +" +
-                                 std::to_string(size) + ") is outside the readable log");
+    return absl::OutOfRangeError("range [" + std::to_string(offset) + ", +" + std::to_string(size) +
+                                 ") is outside the readable log");
   }
   auto seg = segs_->Find(offset);
   if (seg == nullptr || offset + size > seg->end()) {

@@ -76,7 +76,7 @@ class CommitLog {
 
   explicit CommitLog(StoreOptions opts);
   absl::Status Init();
-  absl::Status Recover();                                    // recovery.cc
+  absl::Status Recover();                                       // recovery.cc
   absl::Status CleanTail(int64_t end, const std::string& why);  // recovery.cc
 
   bool sync_mode() const { return opts_.flush_disk_type == FlushDiskType::kSyncFlush; }

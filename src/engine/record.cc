@@ -28,7 +28,7 @@ struct Reader {
   size_t pos = 0;
   bool ok = true;
   bool Need(size_t k) {
-    if (!ok || n - pos < k) ok = false;
+    if (!ok || pos > n || n - pos < k) ok = false;
     return ok;
   }
   uint32_t U32() {
@@ -141,7 +141,7 @@ absl::Status PrepareRecord(const Message& m, const EncodeParams& p, int64_t now_
   std::string props(m.properties);
   if (!m.tags.empty()) AppendProperty(&props, kPropertyTags, m.tags);
   if (!m.keys.empty()) AppendProperty(&props, kPropertyKeys, m.keys);
-  if (p.prop_crc && !props.empty() && props.back() != kPropertySeparator) {
+  if (!props.empty() && props.back() != kPropertySeparator) {
     props.push_back(kPropertySeparator);
   }
   size_t props_len = props.size() + (p.prop_crc ? kCrcReservedLen : 0);
@@ -153,11 +153,10 @@ absl::Status PrepareRecord(const Message& m, const EncodeParams& p, int64_t now_
   int32_t sys_flag = m.sys_flag & ~(sysflag::kBornHostV6 | sysflag::kStoreHostV6);
   if (m.born_host.v6) sys_flag |= sysflag::kBornHostV6;
   if (p.store_host.v6) sys_flag |= sysflag::kStoreHostV6;
-  const uint32_t header_len =
-      4 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 8 + HostLen(m.born_host.v6) + 8 + HostLen(p.store_host.v6) +
-      4 + 8;
-  const uint64_t total = uint64_t{header_len} + 4 + m.body.size() + (v2 ? 2 : 1) + m.topic.size() +
-                         2 + props_len;
+  const uint32_t header_len = 4 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 8 + HostLen(m.born_host.v6) + 8 +
+                              HostLen(p.store_host.v6) + 4 + 8;
+  const uint64_t total =
+      uint64_t{header_len} + 4 + m.body.size() + (v2 ? 2 : 1) + m.topic.size() + 2 + props_len;
 
   out->buf.resize(total);
   out->header_len = header_len;
@@ -236,7 +235,7 @@ void FinalizeRecord(PreparedRecord* rec, int64_t queue_offset, int64_t physical_
 }
 
 DecodeResult DecodeRecord(const char* p, size_t avail, bool check_crc, MessageView* out,
-                          std::string* reason) {
+                          std::string* reason, bool require_record_crc) {
   auto corrupt = [&](std::string why) {
     if (reason) *reason = std::move(why);
     return DecodeResult::kCorrupt;
@@ -253,6 +252,7 @@ DecodeResult DecodeRecord(const char* p, size_t avail, bool check_crc, MessageVi
   if (size == 0 && magic == 0) return DecodeResult::kEmpty;
   if (magic != kMagicV1 && magic != kMagicV2) return corrupt("bad magic code");
   if (size > avail) return corrupt("TOTALSIZE " + std::to_string(size) + " runs past segment end");
+  if (size < kMinRecordSize) return corrupt("TOTALSIZE " + std::to_string(size) + " is too small");
   Reader r{p, size};
   r.pos = 8;
   out->body_crc = r.U32();
@@ -276,9 +276,13 @@ DecodeResult DecodeRecord(const char* p, size_t avail, bool check_crc, MessageVi
   out->properties = r.Bytes(props_len);
   if (!r.ok) return corrupt("field lengths run past TOTALSIZE");
   if (r.pos != size) return corrupt("TOTALSIZE does not match field lengths");
+  if (!out->properties.empty() && out->properties.back() != kPropertySeparator) {
+    return corrupt("properties do not end with a separator (torn?)");
+  }
   if (check_crc) {
     CrcTail tail = FindCrcTail(p, size);
     if (tail == CrcTail::kDamaged) return corrupt("damaged __CRC32# property");
+    if (tail == CrcTail::kNone && require_record_crc) return corrupt("missing __CRC32# property");
     if (tail == CrcTail::kValid) {
       uint32_t want = ParseCrcTail(p, size);
       if (MaskCrc(Crc32(p, size - kCrcReservedLen)) != want) return corrupt("record CRC mismatch");

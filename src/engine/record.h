@@ -20,8 +20,8 @@
 //       1/2+n TOPIC                length (1 byte in v1, 2 in v2), bytes
 //       2+n   PROPERTIES           length, "k\x01v\x02..." ending (when enabled) in the 20-byte
 //                                  "__CRC32#\x01" + 10 digits + "\x02": the masked CRC-32 of every
-//                                  record byte before those 20, its decimal digits least significant
-//                                  first (RocketMQ's createCrc32).
+//                                  record byte before those 20, its decimal digits least
+//                                  significant first (RocketMQ's createCrc32).
 //
 // End of a segment: an 8-byte BLANK record (TOTALSIZE = bytes left in the segment, MAGIC
 // 0xCBD43194); the rest of the segment stays zero. Zero TOTALSIZE/MAGIC means "never written".
@@ -44,6 +44,8 @@ constexpr uint32_t kCrcReservedLen = 20;  // "__CRC32#" + 1 + 10 + 1
 constexpr int kMaxPropertiesLen = 32767;
 constexpr int kQueueOffsetPos = 20;
 constexpr int kPhysicalOffsetPos = 28;
+// Smallest possible record: IPv4 header, empty body, 1-byte topic length, empty properties.
+constexpr uint32_t kMinRecordSize = 84 + 4 + 1 + 2;
 
 struct EncodeParams {
   uint32_t max_body_size = 4 * 1024 * 1024;
@@ -80,9 +82,12 @@ enum class DecodeResult {
 };
 
 // Decodes the record at p (avail bytes readable). With check_crc, verifies the whole-record CRC
-// when present, else the body CRC. Never reads outside [p, p + avail).
+// when present, else the body CRC; with require_record_crc as well, a record without the
+// whole-record CRC is corrupt (used where every record is known to carry one, so that a torn
+// properties tail cannot pass on the body CRC alone). Non-empty properties must end with \x02, as
+// RocketMQ writes them. Never reads outside [p, p + avail).
 DecodeResult DecodeRecord(const char* p, size_t avail, bool check_crc, MessageView* out,
-                          std::string* reason);
+                          std::string* reason, bool require_record_crc = false);
 
 // RocketMQ's topic rules: non-empty, ^[%|a-zA-Z0-9_-]+$, at most 127 bytes (255 for %RETRY% and
 // %DLQ% topics). Also what keeps topic names safe to use as directory names.

@@ -9,8 +9,8 @@
 //
 // What lies past the recovered end is never dropped silently: non-zero bytes there are copied to
 // <root>/quarantine/ and then zeroed (so that they cannot be mistaken for records once new appends
-// reach them), and the log says how many bytes and why. Finally the recovered range is fdatasync'ed:
-// after a process crash it may still sit only in the page cache.
+// reach them), and the log says how many bytes and why. Finally the recovered range is
+// fdatasync'ed: after a process crash it may still sit only in the page cache.
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -67,6 +67,9 @@ absl::Status CommitLog::Recover() {
     report_.checkpoint_used = true;
   }
   report_.clean_shutdown = !abort_present && ckp.ok();
+  // Records after the checkpoint were written by the run that wrote it: if that run wrote the
+  // whole-record CRC, a record without one is torn, not merely old-format.
+  const bool require_crc = opts_.check_crc_on_recover && ckp.ok() && ckp->records_have_crc;
   report_.scan_start_offset = start;
 
   // Scan forward from `start`.
@@ -79,7 +82,7 @@ absl::Status CommitLog::Recover() {
     const size_t avail = static_cast<size_t>(seg->end() - pos);
     const char* p = seg->map->data() + (pos - seg->start);
     MessageView v;
-    auto res = engine::DecodeRecord(p, avail, opts_.check_crc_on_recover, &v, &why);
+    auto res = engine::DecodeRecord(p, avail, opts_.check_crc_on_recover, &v, &why, require_crc);
     if (res == engine::DecodeResult::kBlank) {
       if (v.total_size != avail) {
         why = "blank record does not reach the segment end";
@@ -116,6 +119,12 @@ absl::Status CommitLog::Recover() {
     pos += v.total_size;
   }
   const int64_t end = pos;
+  // A checkpoint or record from a clock that ran ahead must not drag every later store timestamp
+  // into the future (they never go backwards).
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  last_store_ts_ = std::min(last_store_ts_, now_ms);
   report_.bytes_scanned = static_cast<uint64_t>(end - start);
   if (corrupt) {
     log::Error("recovery: invalid record at offset {} ({}); the commit log ends there", end, why);
@@ -127,8 +136,7 @@ absl::Status CommitLog::Recover() {
   reserved_ = written_ = flushed_ = end;
   visible_.store(end, std::memory_order_release);
   report_.end_offset = end;
-  report_.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  report_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (first == nullptr && !ckp.ok()) {
     log::Info("created a new store in {} ({})", root, report_.file_system);
     return absl::OkStatus();
@@ -150,8 +158,10 @@ absl::Status CommitLog::CleanTail(int64_t end, const std::string& why) {
     size_t keep = static_cast<size_t>(std::min<uint64_t>(n, kMaxQuarantine));
     STELE_RETURN_IF_ERROR(engine::WriteFileAtomically(fs_.get(), path, std::string_view(p, keep)));
     report_.truncated_bytes += n;
-    log::Warn("recovery: {} bytes after offset {} are not part of the log ({}); copied {} of them to {}",
-              n, at, why, keep, path);
+    if (report_.truncate_reason.empty()) report_.truncate_reason = why;
+    log::Warn(
+        "recovery: {} bytes after offset {} are not part of the log ({}); copied {} of them to {}",
+        n, at, why, keep, path);
     return absl::OkStatus();
   };
   // The segment holding `end`: zero whatever follows it.
@@ -170,16 +180,18 @@ absl::Status CommitLog::CleanTail(int64_t end, const std::string& why) {
       STELE_RETURN_IF_ERROR(seg->file->Sync());
     }
   }
-  // Later segments: keep untouched (all-zero, preallocated) ones, quarantine and drop the rest.
+  // Later segments: untouched (all-zero, preallocated) ones may stay; from the first one holding
+  // data on, every segment is copied to quarantine and then deleted.
   const int64_t next = end - end % seg_size_ + (end % seg_size_ == 0 ? 0 : seg_size_);
+  int64_t first_dirty = -1;
   for (int64_t s = next; auto seg = segs_->Find(s); s += seg_size_) {
-    if (s == end) continue;  // handled above
+    if (s == end && first_dirty < 0) continue;  // handled above
     const size_t n = NonZeroEnd(seg->map->data(), seg->size);
     if (n == 0) continue;
+    if (first_dirty < 0) first_dirty = s;
     STELE_RETURN_IF_ERROR(quarantine(seg->map->data(), n, s));
-    STELE_RETURN_IF_ERROR(segs_->DeleteFrom(s));
-    break;
   }
+  if (first_dirty >= 0) STELE_RETURN_IF_ERROR(segs_->DeleteFrom(first_dirty));
   return absl::OkStatus();
 }
 

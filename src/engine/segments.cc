@@ -72,9 +72,9 @@ absl::Status SegmentSet::Load() {
                                            " does not start at a multiple of the segment size");
     }
     if (i > 0 && starts[i] != starts[i - 1] + static_cast<int64_t>(size_)) {
-      return absl::FailedPreconditionError("commit log has a gap: no segment " +
-                                           SegmentName(starts[i - 1] + static_cast<int64_t>(size_)) +
-                                           " before " + path);
+      return absl::FailedPreconditionError(
+          "commit log has a gap: no segment " +
+          SegmentName(starts[i - 1] + static_cast<int64_t>(size_)) + " before " + path);
     }
   }
   std::unique_lock<std::shared_mutex> l(mu_);
@@ -136,9 +136,9 @@ void SegmentSet::StopAllocator() {
 void SegmentSet::AllocatorLoop() {
   std::unique_lock<std::mutex> l(amu_);
   while (true) {
-    acv_.wait(l, [&] { return stop_ || (wanted_ >= 0 && wanted_ != ready_); });
+    acv_.wait(l, [&] { return stop_ || !wanted_.empty(); });
     if (stop_) return;
-    int64_t start = wanted_;
+    const int64_t start = *wanted_.begin();
     l.unlock();
     absl::Status st;
     auto exists = fs_->Exists(dir_ + "/" + SegmentName(start));
@@ -148,14 +148,12 @@ void SegmentSet::AllocatorLoop() {
       st = Create(start);
     }
     l.lock();
+    wanted_.erase(start);
     if (st.ok()) {
-      ready_ = start;
-      alloc_error_ = absl::OkStatus();
+      prepared_.insert(start);
     } else {
       log::Error("cannot create commit-log segment {}: {}", SegmentName(start), st.ToString());
-      alloc_error_ = st;
-      alloc_error_for_ = start;
-      wanted_ = -1;  // retried when asked again
+      failed_[start] = st;  // the waiter reports it; a later request retries
     }
     acv_.notify_all();
   }
@@ -171,19 +169,30 @@ absl::StatusOr<std::shared_ptr<Segment>> SegmentSet::GetOrCreate(int64_t start) 
   {
     std::unique_lock<std::mutex> l(amu_);
     have_thread = thread_.joinable();
-    if (have_thread) {
-      if (ready_ != start) {
-        wanted_ = start;
-        alloc_error_for_ = -1;
-        acv_.notify_all();
-        bool done = acv_.wait_for(l, kAllocateWait, [&] {
-          return ready_ == start || alloc_error_for_ == start || stop_;
-        });
-        if (!done) {
-          return absl::DeadlineExceededError("timed out waiting for segment " + SegmentName(start));
-        }
-        if (alloc_error_for_ == start) return alloc_error_;
-        if (stop_) return absl::UnavailableError("store is closing");
+    if (have_thread && !prepared_.count(start)) {
+      failed_.erase(start);
+      wanted_.insert(start);
+      acv_.notify_all();
+      // Another appender may open (and un-prepare) it before this one wakes up.
+      auto opened = [&] {
+        std::shared_lock<std::shared_mutex> sl(mu_);
+        return segs_.count(start) > 0;
+      };
+      bool done = acv_.wait_for(l, kAllocateWait, [&] {
+        return prepared_.count(start) || failed_.count(start) || stop_ || opened();
+      });
+      if (auto f = failed_.find(start); f != failed_.end()) {
+        absl::Status st = f->second;
+        failed_.erase(f);
+        return st;
+      }
+      if (stop_) return absl::UnavailableError("store is closing");
+      if (!done) {
+        return absl::DeadlineExceededError("timed out waiting for segment " + SegmentName(start));
+      }
+      if (!prepared_.count(start)) {
+        std::shared_lock<std::shared_mutex> sl(mu_);
+        return segs_.at(start);
       }
     }
   }
@@ -199,7 +208,9 @@ absl::StatusOr<std::shared_ptr<Segment>> SegmentSet::GetOrCreate(int64_t start) 
   }
   if (have_thread) {
     std::lock_guard<std::mutex> l(amu_);
-    wanted_ = start + static_cast<int64_t>(size_);  // prepare the next one ahead of need
+    prepared_.erase(start);
+    const int64_t next = start + static_cast<int64_t>(size_);
+    if (!prepared_.count(next)) wanted_.insert(next);  // prepare the next one ahead of need
     acv_.notify_all();
   }
   return seg;

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <thread>
@@ -67,13 +68,13 @@ class SegmentSet {
   mutable std::shared_mutex mu_;
   std::map<int64_t, std::shared_ptr<Segment>> segs_;
 
-  // Allocator state.
+  // Allocator state. Sets, not single slots: several appenders may wait for the same segment
+  // while the allocator already prepares the next one.
   std::mutex amu_;
   std::condition_variable acv_;
-  int64_t wanted_ = -1;   // start offset the allocator should prepare
-  int64_t ready_ = -1;    // start offset of a prepared (renamed, synced) file not yet opened
-  absl::Status alloc_error_;
-  int64_t alloc_error_for_ = -1;
+  std::set<int64_t> wanted_;                // starts to prepare, smallest first
+  std::set<int64_t> prepared_;              // prepared (synced, renamed) but not yet opened
+  std::map<int64_t, absl::Status> failed_;  // starts whose preparation failed (reported once)
   bool stop_ = false;
   std::thread thread_;
 };

@@ -222,7 +222,8 @@ absl::StatusOr<std::string> FaultInjectionFS::DurableImage(const std::string& pa
   img.resize(got);
   img.resize(st.durable_size, '\0');
   for (const auto& [p, old] : st.undo) {
-    if (p * kPage < img.size()) img.replace(p * kPage, std::min(old.size(), img.size() - p * kPage), old);
+    if (p * kPage < img.size())
+      img.replace(p * kPage, std::min(old.size(), img.size() - p * kPage), old);
   }
   return img;
 }

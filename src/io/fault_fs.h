@@ -77,7 +77,7 @@ class FaultInjectionFS : public FileSystem {
   // Decides whether this call of `op` fails; returns the errno (0 = proceed). Holds mu_.
   int NextFault(FaultOp op, std::optional<size_t>* torn_keep);
   absl::Status Check(FaultOp op, const std::string& what);
-  void TrackDir(const std::string& dir);  // holds mu_
+  void TrackDir(const std::string& dir);                              // holds mu_
   std::shared_ptr<FaultFileState> StateFor(const std::string& path);  // holds mu_
   absl::StatusOr<std::string> DurableImage(const std::string& path, FaultFileState& st);
   absl::Status SaveUndo(FaultFileState& st, File& f, uint64_t off, uint64_t len);
@@ -92,7 +92,7 @@ class FaultInjectionFS : public FileSystem {
   uint64_t injected_ = 0;
   std::map<std::string, std::shared_ptr<FaultFileState>> files_;
   std::map<std::string, std::set<std::string>> durable_dirs_;  // dir -> durable entry names
-  std::map<std::string, std::string> deleted_images_;           // path -> durable content
+  std::map<std::string, std::string> deleted_images_;          // path -> durable content
 };
 
 }  // namespace stele::io

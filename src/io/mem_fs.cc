@@ -36,7 +36,7 @@ void Reserve(Inode& ino, uint64_t need) {
   if (need <= ino.buf->size()) return;
   uint64_t cap = std::max<uint64_t>(need, ino.buf->size() * 2);
   auto nb = std::make_shared<Buffer>(cap, 0);
-  std::memcpy(nb->data(), ino.buf->data(), ino.size);
+  if (ino.size > 0) std::memcpy(nb->data(), ino.buf->data(), ino.size);
   ino.buf = std::move(nb);
 }
 
@@ -52,6 +52,7 @@ class MemFile : public File {
     Reserve(*ino_, offset + total);
     char* p = ino_->buf->data() + offset;
     for (const iovec& v : iov) {
+      if (v.iov_len == 0) continue;
       std::memcpy(p, v.iov_base, v.iov_len);
       p += v.iov_len;
     }
@@ -136,7 +137,8 @@ class MemFileSystem : public FileSystem {
     auto it = files_.find(path);
     if (it == files_.end()) {
       if (!opts.create) return absl::NotFoundError("open " + path + ": no such file");
-      if (!dirs_.count(Parent(path))) return absl::NotFoundError("open " + path + ": no parent dir");
+      if (!dirs_.count(Parent(path)))
+        return absl::NotFoundError("open " + path + ": no parent dir");
       it = files_.emplace(path, std::make_shared<Inode>()).first;
     } else if (opts.create && opts.exclusive) {
       return absl::AlreadyExistsError("open " + path + ": exists");

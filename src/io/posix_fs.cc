@@ -79,8 +79,8 @@ absl::Status PosixFile::WriteAt(uint64_t offset, std::span<const iovec> iov, Syn
 absl::StatusOr<size_t> PosixFile::ReadAt(uint64_t offset, void* buf, size_t n) {
   size_t done = 0;
   while (done < n) {
-    ssize_t r = pread(fd_, static_cast<char*>(buf) + done, n - done,
-                      static_cast<off_t>(offset + done));
+    ssize_t r =
+        pread(fd_, static_cast<char*>(buf) + done, n - done, static_cast<off_t>(offset + done));
     if (r < 0) {
       if (errno == EINTR) continue;
       return ErrnoStatus(errno, "pread " + path_);
@@ -97,7 +97,8 @@ absl::Status PosixFile::Sync() {
 }
 
 absl::Status PosixFile::Truncate(uint64_t size) {
-  if (ftruncate(fd_, static_cast<off_t>(size)) != 0) return ErrnoStatus(errno, "ftruncate " + path_);
+  if (ftruncate(fd_, static_cast<off_t>(size)) != 0)
+    return ErrnoStatus(errno, "ftruncate " + path_);
   return absl::OkStatus();
 }
 
@@ -141,7 +142,8 @@ absl::Status PosixFileSystem::Delete(const std::string& path) {
 }
 
 absl::Status PosixFileSystem::Rename(const std::string& from, const std::string& to) {
-  if (rename(from.c_str(), to.c_str()) != 0) return ErrnoStatus(errno, "rename " + from + " -> " + to);
+  if (rename(from.c_str(), to.c_str()) != 0)
+    return ErrnoStatus(errno, "rename " + from + " -> " + to);
   return absl::OkStatus();
 }
 
@@ -214,7 +216,5 @@ absl::StatusOr<std::unique_ptr<FileLock>> PosixFileSystem::Lock(const std::strin
 }  // namespace stele::io
 
 namespace stele {
-std::shared_ptr<FileSystem> NewPosixFileSystem() {
-  return std::make_shared<io::PosixFileSystem>();
-}
+std::shared_ptr<FileSystem> NewPosixFileSystem() { return std::make_shared<io::PosixFileSystem>(); }
 }  // namespace stele

@@ -1,6 +1,7 @@
-// io_uring backend. Metadata calls (open, rename, fallocate, ...) stay plain syscalls; the data path
-// (writes, reads, fdatasync) goes through rings. A write followed by fdatasync is submitted as two
-// linked SQEs in one io_uring_enter, which is the batching the commit log's group commit relies on.
+// io_uring backend. Metadata calls (open, rename, fallocate, ...) stay plain syscalls; the data
+// path (writes, reads, fdatasync) goes through rings. A write followed by fdatasync is submitted as
+// two linked SQEs in one io_uring_enter, which is the batching the commit log's group commit relies
+// on.
 //
 // Rings are not thread-safe, so the file system keeps a small pool: a caller borrows a ring for one
 // operation. Buffered writes to one file serialize on the inode lock in the kernel anyway
@@ -102,7 +103,8 @@ absl::Status SubmitAndReap(io_uring* ring, int n, int* res, const std::string& p
 
 class UringFile : public PosixFile {
  public:
-  UringFile(int fd, std::string path, RingPool* pool) : PosixFile(fd, std::move(path)), pool_(pool) {}
+  UringFile(int fd, std::string path, RingPool* pool)
+      : PosixFile(fd, std::move(path)), pool_(pool) {}
 
   absl::Status WriteAt(uint64_t offset, std::span<const iovec> iov, SyncMode sync) override {
     std::vector<iovec> v;
@@ -167,7 +169,8 @@ class UringFile : public PosixFile {
     while (done < n) {
       io_uring_sqe* sqe = io_uring_get_sqe(ring.get());
       io_uring_prep_read(sqe, fd(), static_cast<char*>(buf) + done,
-                         static_cast<unsigned>(std::min<size_t>(n - done, 1u << 30)), offset + done);
+                         static_cast<unsigned>(std::min<size_t>(n - done, 1u << 30)),
+                         offset + done);
       io_uring_sqe_set_data64(sqe, 0);
       int res = 0;
       STELE_RETURN_IF_ERROR(SubmitAndReap(ring.get(), 1, &res, path()));

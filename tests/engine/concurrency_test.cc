@@ -36,6 +36,7 @@ TEST_P(ConcurrencyTest, EveryAckedRecordExactlyOnce) {
   std::mutex mu;
   std::vector<Ack> acks;
   std::atomic<int> failures{0};
+  std::string first_failure;
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
@@ -45,7 +46,11 @@ TEST_P(ConcurrencyTest, EveryAckedRecordExactlyOnce) {
         std::string topic = "T" + std::to_string(t % 3);
         auto r = (*store)->Append(Message{.topic = topic, .queue_id = i % 2, .body = body});
         if (!r.ok() || r->status != PutMessageStatus::kPutOk) {
-          failures++;
+          std::lock_guard<std::mutex> l(mu);
+          if (failures++ == 0) {
+            first_failure =
+                r.ok() ? std::string(PutMessageStatusName(r->status)) : r.status().ToString();
+          }
           continue;
         }
         std::lock_guard<std::mutex> l(mu);
@@ -54,7 +59,7 @@ TEST_P(ConcurrencyTest, EveryAckedRecordExactlyOnce) {
     });
   }
   for (auto& th : threads) th.join();
-  ASSERT_EQ(failures.load(), 0);
+  ASSERT_EQ(failures.load(), 0) << "first failure: " << first_failure;
   ASSERT_EQ(acks.size(), static_cast<size_t>(kThreads * per_thread));
   ASSERT_TRUE((*store)->Close().ok());
 

@@ -40,8 +40,7 @@ int main(int argc, char** argv) {
       for (int i = 0;; ++i) {
         size_t size = 1 + static_cast<size_t>((cycle * 131 + t * 7919 + i * 104729) % 6000);
         std::string body = stele::testing::Body(cycle * 100 + t, i, size);
-        auto r = (*store)->Append(
-            stele::Message{.topic = "crash", .queue_id = t, .body = body});
+        auto r = (*store)->Append(stele::Message{.topic = "crash", .queue_id = t, .body = body});
         if (!r.ok() || r->status != stele::PutMessageStatus::kPutOk) continue;
         char line[128];
         int n = std::snprintf(line, sizeof line, "%lld %d %d %d %zu %lld\n",

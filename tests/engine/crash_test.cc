@@ -99,12 +99,13 @@ void CrashLoop(bool sync, int cycles, uint64_t seed) {
     EXPECT_FALSE((*store)->recovery_report().clean_shutdown);
     for (const auto& [off, a] : all) {
       auto rec = (*store)->Read(off);
-      bool ok = rec.ok() && rec->msg.queue_id == a.thread && rec->msg.queue_offset == a.queue_offset &&
+      bool ok = rec.ok() && rec->msg.queue_id == a.thread &&
+                rec->msg.queue_offset == a.queue_offset &&
                 rec->msg.body == testing::Body(a.cycle * 100 + a.thread, a.i, a.size);
       if (!ok) {
         ++lost;
-        ADD_FAILURE() << "acknowledged record at " << off << " (cycle " << a.cycle << ") lost: "
-                      << (rec.ok() ? "content differs" : rec.status().ToString());
+        ADD_FAILURE() << "acknowledged record at " << off << " (cycle " << a.cycle
+                      << ") lost: " << (rec.ok() ? "content differs" : rec.status().ToString());
       }
     }
     // Queue offsets continue after the last acknowledged one.

@@ -48,8 +48,8 @@ void RunSeed(Backend backend, LossPolicy policy, uint64_t seed, int* lost) {
   uint64_t counter = 0;
   for (int cycle = 0; cycle < 4; ++cycle) {
     const bool sync = rng() % 2 == 0;
-    auto opts = testing::SmallOptions(dir.path() + "/s", fault,
-                                      sync ? FlushDiskType::kSyncFlush : FlushDiskType::kAsyncFlush);
+    auto opts = testing::SmallOptions(
+        dir.path() + "/s", fault, sync ? FlushDiskType::kSyncFlush : FlushDiskType::kAsyncFlush);
     opts.mapped_file_size_commit_log = 64 * 1024;
     opts.max_message_size = 8 * 1024;
     opts.write_buffer_size = 256 * 1024;
@@ -68,8 +68,8 @@ void RunSeed(Backend backend, LossPolicy policy, uint64_t seed, int* lost) {
                      rec->msg.queue_offset == e.queue_offset &&
                      rec->msg.body == Body(e.seed, e.i, e.size);
       if (!present && e.durable) {
-        ADD_FAILURE() << "durable record at offset " << it->first << " lost: "
-                      << (rec.ok() ? "different content" : rec.status().ToString());
+        ADD_FAILURE() << "durable record at offset " << it->first
+                      << " lost: " << (rec.ok() ? "different content" : rec.status().ToString());
         ++*lost;
       }
       if (!present) {

@@ -45,7 +45,8 @@ Message GoldenMessage() {
 }
 
 std::string Encode(bool prop_crc) {
-  EncodeParams p{.max_body_size = 1024, .prop_crc = prop_crc,
+  EncodeParams p{.max_body_size = 1024,
+                 .prop_crc = prop_crc,
                  .store_host = *HostAddress::Parse("10.0.0.1:10911")};
   PreparedRecord rec;
   EXPECT_TRUE(PrepareRecord(GoldenMessage(), p, 1, &rec).ok());
@@ -132,8 +133,8 @@ TEST(RecordFormat, TopicValidation) {
 }
 
 TEST(RecordFormat, IPv6HostsWidenTheHeader) {
-  EncodeParams p{.max_body_size = 1024, .prop_crc = true,
-                 .store_host = *HostAddress::Parse("[::1]:10911")};
+  EncodeParams p{
+      .max_body_size = 1024, .prop_crc = true, .store_host = *HostAddress::Parse("[::1]:10911")};
   Message m = GoldenMessage();
   m.born_host = *HostAddress::Parse("[fe80::1]:1234");
   PreparedRecord rec;

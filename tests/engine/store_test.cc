@@ -5,8 +5,8 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <mutex>
 #include <filesystem>
+#include <mutex>
 #include <thread>
 
 #include "io/fault_fs.h"
@@ -41,7 +41,8 @@ TEST_P(StoreTest, AppendReadBackAndReopen) {
     EXPECT_FALSE(store->recovery_report().clean_shutdown);  // first open: no checkpoint yet
     for (int i = 0; i < 100; ++i) {
       std::string body = Body(1, i, 100 + i * 37);
-      Message m{.topic = "TopicA", .queue_id = i % 3, .body = body, .tags = "TagA", .keys = "k1 k2"};
+      Message m{
+          .topic = "TopicA", .queue_id = i % 3, .body = body, .tags = "TagA", .keys = "k1 k2"};
       auto r = store->Append(m);
       ASSERT_TRUE(r.ok()) << r.status();
       EXPECT_EQ(r->status, PutMessageStatus::kPutOk);
@@ -132,7 +133,8 @@ TEST_P(StoreTest, BatchIsContiguousAndOrdered) {
   std::vector<std::string> bodies;
   std::vector<Message> msgs;
   for (int i = 0; i < 50; ++i) bodies.push_back(Body(3, i, 500));
-  for (int i = 0; i < 50; ++i) msgs.push_back(Message{.topic = "B", .queue_id = 1, .body = bodies[i]});
+  for (int i = 0; i < 50; ++i)
+    msgs.push_back(Message{.topic = "B", .queue_id = 1, .body = bodies[i]});
   auto r = store->AppendBatch(msgs);
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->size(), 50u);

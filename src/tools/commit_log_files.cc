@@ -1,0 +1,116 @@
+#include "tools/commit_log_files.h"
+
+#include <algorithm>
+#include <charconv>
+#include <map>
+#include <string_view>
+
+#include <fmt/format.h>
+#include "common/status.h"
+#include "engine/segments.h"
+
+namespace stele::tools {
+namespace {
+
+bool ParseSegmentName(std::string_view name, int64_t* start) {
+  if (name.size() != 20) return false;
+  for (char c : name) {
+    if (c < '0' || c > '9') return false;
+  }
+  auto [p, ec] = std::from_chars(name.data(), name.data() + name.size(), *start);
+  return ec == std::errc() && p == name.data() + name.size();
+}
+
+uint64_t DetectSegmentSize(const std::vector<SegmentFile>& segs) {
+  std::map<uint64_t, size_t> counts;
+  for (const SegmentFile& s : segs) ++counts[s.size];
+  uint64_t best = segs.front().size;
+  size_t best_count = counts[best];
+  for (const auto& [size, n] : counts) {
+    if (n > best_count) {
+      best = size;
+      best_count = n;
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
+const SegmentFile* CommitLogFiles::Find(int64_t offset) const {
+  auto it = std::upper_bound(segments.begin(), segments.end(), offset,
+                             [](int64_t off, const SegmentFile& s) { return off < s.start; });
+  if (it == segments.begin()) return nullptr;
+  --it;
+  return offset < it->end() ? &*it : nullptr;
+}
+
+absl::StatusOr<CommitLogFiles> ListCommitLog(FileSystem* fs, const std::string& dir,
+                                             uint64_t segment_size) {
+  CommitLogFiles out;
+  out.dir = dir;
+  STELE_ASSIGN_OR_RETURN(auto names, fs->List(dir));
+  std::sort(names.begin(), names.end());
+  for (const std::string& n : names) {
+    int64_t start = 0;
+    if (!ParseSegmentName(n, &start)) {
+      out.notes.push_back(
+          n.ends_with(".tmp")
+              ? fmt::format("ignoring {}: a segment being prepared (or left by a crash)", n)
+              : fmt::format("ignoring {}: not a segment file", n));
+      continue;
+    }
+    SegmentFile seg;
+    seg.start = start;
+    seg.path = dir + "/" + n;
+    STELE_ASSIGN_OR_RETURN(seg.size, fs->FileSize(seg.path));
+    out.segments.push_back(std::move(seg));
+  }
+  // Names are fixed-width, so name order is offset order.
+  if (!out.segments.empty() && out.segments.back().size == 0) {
+    out.notes.push_back(fmt::format("ignoring empty last segment {} (the engine removes it)",
+                                    engine::SegmentName(out.segments.back().start)));
+    out.segments.pop_back();
+  }
+  if (out.segments.empty()) {
+    out.segment_size = segment_size;
+    return out;
+  }
+  out.segment_size = segment_size != 0 ? segment_size : DetectSegmentSize(out.segments);
+  const auto size = static_cast<int64_t>(out.segment_size);
+  for (size_t i = 0; i < out.segments.size(); ++i) {
+    const SegmentFile& s = out.segments[i];
+    const std::string name = engine::SegmentName(s.start);
+    if (i > 0 && s.start != out.segments[i - 1].start + size) {
+      const int64_t want = out.segments[i - 1].start + size;
+      out.problem =
+          Problem{want, fmt::format("gap in the commit log: no segment {} between {} and {}",
+                                    engine::SegmentName(want),
+                                    engine::SegmentName(out.segments[i - 1].start), name)};
+      break;
+    }
+    if (s.size != out.segment_size) {
+      out.problem =
+          Problem{s.start, fmt::format("segment {} has {} bytes, expected {} like the others{}",
+                                       name, s.size, out.segment_size,
+                                       segment_size != 0 ? " (--segment-size)" : "")};
+      break;
+    }
+    if (s.start % size != 0) {
+      out.problem = Problem{s.start, fmt::format("segment {} does not start at a multiple of the "
+                                                 "segment size {}",
+                                                 name, out.segment_size)};
+      break;
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::shared_ptr<const MappedRegion>> MapSegment(FileSystem* fs,
+                                                               const SegmentFile& seg) {
+  STELE_ASSIGN_OR_RETURN(auto file, fs->Open(seg.path, OpenOptions{.read_only = true}));
+  // The mapping outlives the file handle (see MappedRegion).
+  return file->Map(seg.size);
+}
+
+}  // namespace stele::tools
