@@ -75,7 +75,8 @@ struct RecoveryReport {
   uint64_t records_scanned = 0;
   uint64_t truncated_bytes = 0;  // non-zero bytes found past the end and moved to quarantine/
   std::string truncate_reason;
-  double seconds = 0;
+  double scan_seconds = 0;  // validating records from scan_start_offset on
+  double seconds = 0;       // all of recovery (scan, tail check and quarantine, sync)
 };
 
 class CommitLog;

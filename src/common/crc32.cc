@@ -22,4 +22,12 @@ uint32_t Crc32Combine(uint32_t crc_a, uint32_t crc_b, size_t len_b) {
   return static_cast<uint32_t>(crc32_combine(crc_a, crc_b, static_cast<z_off_t>(len_b)));
 }
 
+uint32_t Crc32CombineOp(size_t len_b) {
+  return static_cast<uint32_t>(crc32_combine_gen(static_cast<z_off_t>(len_b)));
+}
+
+uint32_t Crc32CombineWith(uint32_t crc_a, uint32_t crc_b, uint32_t op) {
+  return static_cast<uint32_t>(crc32_combine_op(crc_a, crc_b, op));
+}
+
 }  // namespace stele

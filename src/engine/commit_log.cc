@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "common/bytes.h"
@@ -133,7 +134,8 @@ void CommitLog::FailLocked(const absl::Status& st, int64_t offset) {
     log::Error("commit log: I/O failed at offset {}: {}; appends are refused until reopened",
                offset, st.ToString());
   }
-  cv_.notify_all();
+  WakeWaitersLocked();
+  ring_cv_.notify_all();
   bg_cv_.notify_all();
 }
 
@@ -171,7 +173,9 @@ absl::Status CommitLog::ReserveLocked(Lock& l, std::span<PreparedRecord> recs, A
       if (!io_busy_) {
         DoIoLocked(l, /*sync=*/false);
       } else {
-        cv_.wait(l);
+        ++ring_waiters_;
+        ring_cv_.wait(l);
+        --ring_waiters_;
       }
       continue;
     }
@@ -212,13 +216,41 @@ absl::StatusOr<bool> CommitLog::WaitLocked(Lock& l, int64_t end, bool durable,
       DoIoLocked(l, durable);
       continue;
     }
-    if (deadline) {
-      if (cv_.wait_until(l, *deadline) == std::cv_status::timeout &&
-          (durable ? flushed_ : written_) < end) {
-        return true;
+    if (!durable) {
+      // A buffered write takes microseconds: yielding to the leader a few times is far cheaper
+      // than sleeping on a condition variable and being woken (two context switches).
+      for (int spin = 0; spin < 8 && written_ < end && io_busy_; ++spin) {
+        l.unlock();
+        std::this_thread::yield();
+        l.lock();
       }
+      if (written_ >= end || !io_busy_) continue;
+    }
+    Waiter w{end, durable};
+    waiters_.push_back(&w);
+    bool timed_out = false;
+    if (deadline) {
+      timed_out = !w.cv.wait_until(l, *deadline, [&] { return w.signaled; });
     } else {
-      cv_.wait(l);
+      w.cv.wait(l, [&] { return w.signaled; });
+    }
+    if (!w.signaled) waiters_.erase(std::find(waiters_.begin(), waiters_.end(), &w));
+    if (timed_out && (durable ? flushed_ : written_) < end) return true;
+  }
+}
+
+void CommitLog::WakeWaitersLocked() {
+  bool leader_chosen = io_busy_;
+  for (auto it = waiters_.begin(); it != waiters_.end();) {
+    Waiter* w = *it;
+    const bool covered = (w->durable ? flushed_ : written_) >= w->end;
+    if (covered || !failed_.ok() || !leader_chosen) {
+      if (!covered && failed_.ok()) leader_chosen = true;  // it will take the I/O token
+      w->signaled = true;
+      w->cv.notify_one();
+      it = waiters_.erase(it);
+    } else {
+      ++it;
     }
   }
 }
@@ -235,10 +267,21 @@ absl::Status CommitLog::SyncRange(int64_t from, int64_t to) const {
 
 void CommitLog::DoIoLocked(Lock& l, bool sync) {
   io_busy_ = true;
+  if (sync && arriving_.load(std::memory_order_relaxed) > 0) {
+    // Group commit: appenders already on their way would otherwise pay for a fdatasync of their
+    // own right after this one. Wait for them briefly (bounded, far below an fdatasync's cost).
+    const auto until = Clock::now() + std::chrono::microseconds(50);
+    while (arriving_.load(std::memory_order_relaxed) > 0 && Clock::now() < until) {
+      l.unlock();
+      std::this_thread::yield();
+      l.lock();
+    }
+  }
   absl::Status st;
   int64_t at = written_;
-  while (st.ok() && written_ < reserved_) {
-    int64_t chunk_end = reserved_;
+  const int64_t target = reserved_;  // what is staged now; later arrivals go to the next leader
+  while (st.ok() && written_ < target) {
+    int64_t chunk_end = target;
     bool at_roll = false;
     if (!rolls_.empty() && rolls_.front().blank_end <= chunk_end) {
       chunk_end = rolls_.front().blank_end;
@@ -277,7 +320,7 @@ void CommitLog::DoIoLocked(Lock& l, bool sync) {
       rolls_.pop_front();
     }
     visible_.store(written_, std::memory_order_release);
-    cv_.notify_all();
+    if (ring_waiters_ > 0) ring_cv_.notify_all();
   }
   if (st.ok() && sync && flushed_ < written_) {
     const int64_t from = flushed_, to = written_;
@@ -289,8 +332,8 @@ void CommitLog::DoIoLocked(Lock& l, bool sync) {
   }
   if (!st.ok()) FailLocked(st, at);
   io_busy_ = false;
-  cv_.notify_all();
-  bg_cv_.notify_all();
+  WakeWaitersLocked();
+  if (!pending_.empty() || stop_bg_) bg_cv_.notify_all();
 }
 
 void CommitLog::FlushLocked(Lock& l) {
@@ -305,7 +348,7 @@ void CommitLog::FlushLocked(Lock& l) {
     return;
   }
   flushed_ = std::max(flushed_, to);
-  cv_.notify_all();
+  WakeWaitersLocked();
 }
 
 void CommitLog::CheckpointLocked(Lock& l) {
@@ -360,10 +403,17 @@ void CommitLog::BackgroundLoop() {
       pending_.pop_front();
     }
     if (!ready.empty()) {
+      const size_t completed = ready.size();
       l.unlock();
       for (auto& [done, res] : ready) done(std::move(res));
       ready.clear();
       l.lock();
+      // Callers usually answer a completion with a new append. Under SYNC_FLUSH, give them a
+      // moment to do so, so that the next fdatasync carries a full batch instead of the first few.
+      if (sync_mode() && !stop_bg_ && pending_.size() < completed) {
+        bg_cv_.wait_for(l, std::chrono::microseconds(100),
+                        [&] { return pending_.size() >= completed || stop_bg_; });
+      }
       continue;
     }
     if (stop_bg_ && pending_.empty()) return;
@@ -404,10 +454,13 @@ absl::StatusOr<AppendResult> CommitLog::FinishAppend(Lock& l, AppendResult r) {
 
 absl::StatusOr<AppendResult> CommitLog::Append(const Message& m) {
   thread_local PreparedRecord rec;
-  STELE_RETURN_IF_ERROR(Prepare(m, &rec));
+  arriving_.fetch_add(1, std::memory_order_relaxed);
+  absl::Status st = Prepare(m, &rec);
   AppendResult r;
   Lock l(mu_);
-  STELE_RETURN_IF_ERROR(ReserveLocked(l, std::span<PreparedRecord>(&rec, 1), &r));
+  if (st.ok()) st = ReserveLocked(l, std::span<PreparedRecord>(&rec, 1), &r);
+  arriving_.fetch_sub(1, std::memory_order_relaxed);
+  STELE_RETURN_IF_ERROR(st);
   STELE_ASSIGN_OR_RETURN(r, FinishAppend(l, std::move(r)));
   l.unlock();
   r.msg_id = OffsetMsgId(enc_.store_host, r.wrote_offset);

@@ -66,6 +66,14 @@ class CommitLog {
     int64_t blank_end;   // end of the BLANK record closing a segment
     int64_t next_start;  // where writing continues
   };
+  // A blocking appender waiting for its record to be written or durable. Waiters are woken one
+  // by one (only those whose record is covered, plus the next leader), not all at once.
+  struct Waiter {
+    int64_t end;
+    bool durable;
+    bool signaled = false;
+    std::condition_variable cv;
+  };
   struct Pending {
     int64_t end;
     bool durable;
@@ -87,7 +95,11 @@ class CommitLog {
   // true if it timed out first (only with a deadline).
   absl::StatusOr<bool> WaitLocked(Lock& l, int64_t end, bool durable,
                                   std::optional<Clock::time_point> deadline);
+  // Writes (and with `sync`, makes durable) what was staged when it was called; holds the I/O
+  // token meanwhile. Bounded, so a leader's own wait is bounded too.
   void DoIoLocked(Lock& l, bool sync);
+  // Signals waiters whose records are now covered, and the first remaining one to lead next.
+  void WakeWaitersLocked();
   void FlushLocked(Lock& l);
   void CheckpointLocked(Lock& l);
   absl::Status SyncRange(int64_t from, int64_t to) const;
@@ -107,12 +119,16 @@ class CommitLog {
   int64_t seg_size_ = 0;
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;     // progress of written_/flushed_/ring space/io_busy_
+  std::condition_variable ring_cv_;  // ring space freed (waited on by appenders in ReserveLocked)
+  int ring_waiters_ = 0;
   std::condition_variable bg_cv_;  // wakes the background thread
   int64_t reserved_ = 0;
   int64_t written_ = 0;
   int64_t flushed_ = 0;
   std::atomic<int64_t> visible_{0};  // == written_, for lock-free readers
+  // Appenders between entering Append and finishing their reservation. A SYNC_FLUSH leader gives
+  // them a moment to join its fdatasync (a lone appender never waits: the count is 0 then).
+  std::atomic<int> arriving_{0};
   std::deque<Roll> rolls_;
   std::unique_ptr<char[]> ring_;
   size_t ring_size_ = 0;
@@ -126,6 +142,7 @@ class CommitLog {
   engine::QueueOffsetTable queues_;
   int64_t last_store_ts_ = 0;
   std::deque<Pending> pending_;
+  std::deque<Waiter*> waiters_;
   int64_t checkpointed_ = -1;
   Clock::time_point last_flush_;
   Clock::time_point last_thorough_flush_;

@@ -208,6 +208,7 @@ absl::Status PrepareRecord(const Message& m, const EncodeParams& p, int64_t now_
     c = Crc32Combine(c, body_crc, m.body.size());
     c = Crc32(after_body, static_cast<size_t>(q - after_body), c);
     out->crc_rest = c;
+    out->crc_combine_op = Crc32CombineOp(static_cast<size_t>(q - rest));
     std::memcpy(q, kPropertyCrc32.data(), kPropertyCrc32.size());
     q[8] = kNameValueSeparator;
     std::memset(q + 9, '0', 10);
@@ -224,8 +225,7 @@ void FinalizeRecord(PreparedRecord* rec, int64_t queue_offset, int64_t physical_
   StoreBe64(w + rec->store_ts_pos, static_cast<uint64_t>(store_timestamp));
   if (!rec->prop_crc) return;
   uint32_t size = rec->size();
-  uint32_t rest_len = size - rec->header_len - kCrcReservedLen;
-  uint32_t crc = Crc32Combine(Crc32(w, rec->header_len), rec->crc_rest, rest_len);
+  uint32_t crc = Crc32CombineWith(Crc32(w, rec->header_len), rec->crc_rest, rec->crc_combine_op);
   uint32_t v = MaskCrc(crc);
   char* d = w + size - kCrcReservedLen + 9;
   for (int i = 0; i < 10; ++i) {  // least significant digit first, as RocketMQ writes it

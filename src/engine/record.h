@@ -56,9 +56,10 @@ struct EncodeParams {
 // A record encoded outside the append lock; FinalizeRecord patches in what is only known under it.
 struct PreparedRecord {
   std::string buf;
-  uint32_t header_len = 0;    // [0, header_len) contains every offset-dependent field
-  uint32_t store_ts_pos = 0;  // where STORETIMESTAMP lives
-  uint32_t crc_rest = 0;      // unmasked CRC of [header_len, size - 20) (prop CRC only)
+  uint32_t header_len = 0;      // [0, header_len) contains every offset-dependent field
+  uint32_t store_ts_pos = 0;    // where STORETIMESTAMP lives
+  uint32_t crc_rest = 0;        // unmasked CRC of [header_len, size - 20) (prop CRC only)
+  uint32_t crc_combine_op = 0;  // Crc32CombineOp(size - 20 - header_len), made outside the lock
   bool prop_crc = false;
   bool assigns_queue_offset = true;  // false for prepared/rollback transaction records
   int32_t queue_id = 0;

@@ -119,6 +119,8 @@ absl::Status CommitLog::Recover() {
     pos += v.total_size;
   }
   const int64_t end = pos;
+  report_.scan_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   // A checkpoint or record from a clock that ran ahead must not drag every later store timestamp
   // into the future (they never go backwards).
   const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(

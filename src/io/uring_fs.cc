@@ -106,60 +106,14 @@ class UringFile : public PosixFile {
   UringFile(int fd, std::string path, RingPool* pool)
       : PosixFile(fd, std::move(path)), pool_(pool) {}
 
+  // The data is copied into the page cache inline (pwritev) and only the fdatasync goes through
+  // the ring. Measured on this machine: a buffered write submitted to a ring is punted to an io-wq
+  // worker thread (ext4 cannot complete it without blocking), which costs a context switch per
+  // write; linked write+fdatasync SQEs gave a single-appender SYNC_FLUSH p50 of ~480 us against
+  // ~270 us for fio's write+fdatasync, and ASYNC_FLUSH appends ran 3x slower than pwritev.
   absl::Status WriteAt(uint64_t offset, std::span<const iovec> iov, SyncMode sync) override {
-    std::vector<iovec> v;
-    v.reserve(iov.size());
-    size_t total = 0;
-    for (const iovec& x : iov) {
-      if (x.iov_len == 0) continue;
-      v.push_back(x);
-      total += x.iov_len;
-    }
-    RingLease ring(pool_);
-    if (!ring.status().ok()) return ring.status();
-    size_t idx = 0;
-    bool synced = false;
-    while (idx < v.size() || (sync == SyncMode::kData && !synced)) {
-      int n = 0;
-      int res[2] = {0, 0};
-      unsigned cnt = static_cast<unsigned>(std::min<size_t>(v.size() - idx, IOV_MAX));
-      if (cnt > 0) {
-        io_uring_sqe* sqe = io_uring_get_sqe(ring.get());
-        io_uring_prep_writev(sqe, fd(), &v[idx], cnt, offset);
-        io_uring_sqe_set_data64(sqe, n++);
-        if (sync == SyncMode::kData) sqe->flags |= IOSQE_IO_LINK;
-      }
-      if (sync == SyncMode::kData) {
-        io_uring_sqe* sqe = io_uring_get_sqe(ring.get());
-        io_uring_prep_fsync(sqe, fd(), IORING_FSYNC_DATASYNC);
-        io_uring_sqe_set_data64(sqe, n++);
-      }
-      STELE_RETURN_IF_ERROR(SubmitAndReap(ring.get(), n, res, path()));
-      size_t want = 0;
-      for (unsigned i = 0; i < cnt; ++i) want += v[idx + i].iov_len;
-      if (cnt > 0) {
-        if (res[0] < 0) return ErrnoStatus(-res[0], "io_uring writev " + path());
-        if (res[0] == 0) return absl::InternalError("io_uring writev wrote 0 bytes to " + path());
-        size_t wrote = static_cast<size_t>(res[0]);
-        offset += wrote;
-        total -= wrote;
-        while (wrote > 0 && idx < v.size()) {
-          size_t take = std::min(wrote, v[idx].iov_len);
-          v[idx].iov_base = static_cast<char*>(v[idx].iov_base) + take;
-          v[idx].iov_len -= take;
-          wrote -= take;
-          if (v[idx].iov_len == 0) ++idx;
-        }
-      }
-      if (sync == SyncMode::kData) {
-        int sres = res[cnt > 0 ? 1 : 0];
-        // A short linked write cancels the fsync (-ECANCELED); loop to write the rest, then sync.
-        if (sres == -ECANCELED && want > 0 && total > 0) continue;
-        if (sres < 0) return ErrnoStatus(-sres, "io_uring fdatasync " + path());
-        synced = total == 0;
-      }
-    }
-    return absl::OkStatus();
+    STELE_RETURN_IF_ERROR(PosixFile::WriteAt(offset, iov, SyncMode::kNone));
+    return sync == SyncMode::kData ? Sync() : absl::OkStatus();
   }
 
   absl::StatusOr<size_t> ReadAt(uint64_t offset, void* buf, size_t n) override {

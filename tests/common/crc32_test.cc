@@ -22,6 +22,9 @@ TEST(Crc32, CombineMatchesWholeBuffer) {
   uint32_t whole = Crc32((a + b).data(), a.size() + b.size());
   EXPECT_EQ(Crc32Combine(Crc32(a.data(), a.size()), Crc32(b.data(), b.size()), b.size()), whole);
   EXPECT_EQ(Crc32(b.data(), b.size(), Crc32(a.data(), a.size())), whole);
+  EXPECT_EQ(Crc32CombineWith(Crc32(a.data(), a.size()), Crc32(b.data(), b.size()),
+                             Crc32CombineOp(b.size())),
+            whole);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // Many appenders at once, in both flush modes and on every backend: every acknowledged record is
 // in the log exactly once, offsets are contiguous, queue offsets are a gap-free sequence.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -43,7 +44,7 @@ TEST_P(ConcurrencyTest, EveryAckedRecordExactlyOnce) {
       for (int i = 0; i < per_thread; ++i) {
         size_t size = 16 + (t * 7919 + i * 104729) % 4000;
         std::string body = Body(t, i, size);
-        std::string topic = "T" + std::to_string(t % 3);
+        std::string topic = fmt::format("T{}", t % 3);
         auto r = (*store)->Append(Message{.topic = topic, .queue_id = i % 2, .body = body});
         if (!r.ok() || r->status != PutMessageStatus::kPutOk) {
           std::lock_guard<std::mutex> l(mu);

@@ -1,7 +1,7 @@
 // Child process for crash_test: appends from several threads until killed, and reports every
 // acknowledged append on stdout as one line "offset cycle thread i size queue_offset".
 //
-//   crash_child DIR SYNC|ASYNC CYCLE
+//   crash_child DIR SYNC|ASYNC CYCLE [posix|uring]
 #include <unistd.h>
 
 #include <cstdio>
@@ -15,15 +15,17 @@
 #include "testutil.h"
 
 int main(int argc, char** argv) {
-  if (argc != 4) {
-    std::fprintf(stderr, "usage: crash_child DIR SYNC|ASYNC CYCLE\n");
+  if (argc != 4 && argc != 5) {
+    std::fprintf(stderr, "usage: crash_child DIR SYNC|ASYNC CYCLE [posix|uring]\n");
     return 2;
   }
   const std::string dir = argv[1];
   const bool sync = std::string(argv[2]) == "SYNC";
   const int cycle = std::atoi(argv[3]);
   auto opts = stele::testing::SmallOptions(
-      dir, stele::NewDefaultFileSystem(),
+      dir,
+      argc == 5 && std::string(argv[4]) == "posix" ? stele::NewPosixFileSystem()
+                                                   : stele::NewDefaultFileSystem(),
       sync ? stele::FlushDiskType::kSyncFlush : stele::FlushDiskType::kAsyncFlush);
   opts.checkpoint_interval_ms = 20;
   auto store = stele::Store::Open(opts);

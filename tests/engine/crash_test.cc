@@ -28,7 +28,8 @@ struct Acked {
 };
 
 // Runs one child until killed `delay_ms` after it is ready; returns its acknowledged appends.
-std::map<int64_t, Acked> RunAndKill(const std::string& dir, bool sync, int cycle, int delay_ms) {
+std::map<int64_t, Acked> RunAndKill(const std::string& dir, bool sync, int cycle, int delay_ms,
+                                    const char* backend) {
   int fds[2];
   EXPECT_EQ(pipe(fds), 0);
   pid_t pid = fork();
@@ -38,7 +39,7 @@ std::map<int64_t, Acked> RunAndKill(const std::string& dir, bool sync, int cycle
     close(fds[1]);
     std::string c = std::to_string(cycle);
     execl(STELE_CRASH_CHILD, STELE_CRASH_CHILD, dir.c_str(), sync ? "SYNC" : "ASYNC", c.c_str(),
-          static_cast<char*>(nullptr));
+          backend, static_cast<char*>(nullptr));
     _exit(127);
   }
   close(fds[1]);
@@ -82,7 +83,7 @@ std::map<int64_t, Acked> RunAndKill(const std::string& dir, bool sync, int cycle
   return acks;
 }
 
-void CrashLoop(bool sync, int cycles, uint64_t seed) {
+void CrashLoop(bool sync, int cycles, uint64_t seed, const char* backend) {
   testing::TempDir tmp;
   const std::string dir = tmp.path() + "/store";
   std::mt19937_64 rng(seed);
@@ -90,7 +91,7 @@ void CrashLoop(bool sync, int cycles, uint64_t seed) {
   int64_t lost = 0;
   for (int cycle = 0; cycle < cycles; ++cycle) {
     int delay = 30 + static_cast<int>(rng() % 300);
-    auto acks = RunAndKill(dir, sync, cycle, delay);
+    auto acks = RunAndKill(dir, sync, cycle, delay, backend);
     EXPECT_GT(acks.size(), 0u) << "cycle " << cycle << " acknowledged nothing";
     all.insert(acks.begin(), acks.end());
     // Reopen in this process and check every acknowledged record of every cycle so far.
@@ -113,7 +114,7 @@ void CrashLoop(bool sync, int cycles, uint64_t seed) {
     for (const auto& [off, a] : all) max_qo[a.thread] = std::max(max_qo[a.thread], a.queue_offset);
     for (const auto& [q, m] : max_qo) EXPECT_GT((*store)->NextQueueOffset("crash", q), m);
   }
-  std::printf("%s: %d kill -9 cycles, %zu acknowledged appends checked, %lld lost\n",
+  std::printf("%s %s: %d kill -9 cycles, %zu acknowledged appends checked, %lld lost\n", backend,
               sync ? "SYNC_FLUSH" : "ASYNC_FLUSH", cycles, all.size(),
               static_cast<long long>(lost));
   EXPECT_EQ(lost, 0);
@@ -121,8 +122,9 @@ void CrashLoop(bool sync, int cycles, uint64_t seed) {
 
 // Under SYNC_FLUSH an acknowledged append is on disk; under ASYNC_FLUSH it is in the page cache,
 // which a process kill does not lose either.
-TEST(CrashTest, KillNineSyncFlushLosesNothingAcknowledged) { CrashLoop(true, 8, 1); }
-TEST(CrashTest, KillNineAsyncFlushLosesNothingAcknowledged) { CrashLoop(false, 6, 2); }
+TEST(CrashTest, KillNineSyncFlushUring) { CrashLoop(true, 8, 1, "uring"); }
+TEST(CrashTest, KillNineSyncFlushPosix) { CrashLoop(true, 6, 3, "posix"); }
+TEST(CrashTest, KillNineAsyncFlushUring) { CrashLoop(false, 6, 2, "uring"); }
 
 }  // namespace
 }  // namespace stele

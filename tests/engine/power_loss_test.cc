@@ -1,6 +1,7 @@
 // Simulated power loss with the fault-injecting file system, over many seeds: everything made
 // durable survives intact, whatever was not is cleanly cut off, and the store reopens and accepts
 // appends. Every failure prints the seed and policy that reproduce it.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <map>
@@ -97,7 +98,7 @@ void RunSeed(Backend backend, LossPolicy policy, uint64_t seed, int* lost) {
     std::vector<int64_t> unflushed;
     for (int a = 0; a < appends; ++a) {
       Expect e;
-      e.topic = "t" + std::to_string(rng() % 3);
+      e.topic = fmt::format("t{}", rng() % 3);
       e.queue_id = static_cast<int32_t>(rng() % 2);
       e.seed = seed;
       e.i = counter++;

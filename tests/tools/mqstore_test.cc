@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -132,7 +133,7 @@ class MqstoreTest : public ::testing::Test {
 
   void Append(Store* store, const std::string& topic, int32_t queue_id, int i) {
     const std::string body = Body(7, static_cast<uint64_t>(i), 500 + (i * 37) % 2500);
-    const std::string tags = "tag" + std::to_string(i % 5);
+    const std::string tags = fmt::format("tag{}", i % 5);
     const std::string keys = "key-" + std::to_string(i);
     auto r = store->Append(
         Message{.topic = topic, .queue_id = queue_id, .body = body, .tags = tags, .keys = keys});
