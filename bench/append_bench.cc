@@ -15,6 +15,7 @@
 //   STELE_BENCH_DIR          base directory for the stores (default ./stele-bench-data); every case
 //                            uses a fresh subdirectory of it and removes it afterwards
 //   STELE_BENCH_FS           "posix" for the POSIX backend; default io_uring (POSIX fallback)
+//   STELE_BENCH_WRITE_MODE   "mmap" for commitLogWriteMode=mmap; default "write" (pwritev)
 //   STELE_BENCH_MIN_TIME     seconds per append case (default 3)
 //   STELE_BENCH_RECOVERY_MB  MiB appended before the simulated crash (default 512)
 //
@@ -166,6 +167,7 @@ stele::StoreOptions BenchOptions(const std::string& dir, FlushDiskType type,
       type == FlushDiskType::kSyncFlush ? kSyncSegmentSize : kSegmentSize;
   o.flush_disk_type = type;
   o.file_system = std::move(fs);
+  if (Env("STELE_BENCH_WRITE_MODE", "write") == "mmap") o.write_mode = stele::WriteMode::kMmap;
   return o;
 }
 

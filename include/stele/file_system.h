@@ -32,6 +32,8 @@ class MappedRegion {
   virtual ~MappedRegion() = default;
   virtual const char* data() const = 0;
   virtual size_t size() const = 0;
+  // Non-null only for regions from File::MapWritable.
+  virtual char* mutable_data() const { return nullptr; }
 };
 
 enum class SyncMode {
@@ -61,6 +63,14 @@ class File {
   // Maps the first `len` bytes read-only and shared: later writes through WriteAt are visible in
   // the mapping once WriteAt returns. `len` must not exceed Size().
   virtual absl::StatusOr<std::shared_ptr<const MappedRegion>> Map(uint64_t len) = 0;
+  // Maps the first `len` bytes read-write and shared: stores into it land in the page cache like
+  // a write (visible to WriteAt/ReadAt/Map users), and Sync() makes them durable. The file must
+  // already be `len` bytes long with its blocks allocated (no SIGBUS on a full disk). Backends
+  // that cannot observe such stores (the fault-injecting wrapper) return Unimplemented.
+  virtual absl::StatusOr<std::shared_ptr<const MappedRegion>> MapWritable(uint64_t len) {
+    (void)len;
+    return absl::UnimplementedError("writable mappings not supported by this file system");
+  }
 };
 
 // An exclusive advisory lock on a path (flock), held until destroyed.

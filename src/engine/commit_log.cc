@@ -48,17 +48,19 @@ absl::Status CommitLog::Init() {
   bool zero_fill = opts_.preallocate == Preallocate::kZeroFill ||
                    (opts_.preallocate == Preallocate::kAuto && sync_mode());
   segs_ = std::make_unique<engine::SegmentSet>(fs_.get(), cl_dir, opts_.mapped_file_size_commit_log,
-                                               zero_fill);
+                                               zero_fill, opts_.write_mode == WriteMode::kMmap);
   STELE_RETURN_IF_ERROR(segs_->Load());
   STELE_RETURN_IF_ERROR(Recover());
 
   // The abort marker says "open, not cleanly closed" until Close() removes it.
   STELE_RETURN_IF_ERROR(
       engine::WriteFileAtomically(fs_.get(), root + "/abort", std::to_string(getpid()) + "\n"));
-  ring_size_ = opts_.write_buffer_size;
-  ring_ = std::make_unique<char[]>(ring_size_);
   segs_->StartAllocator();
-  STELE_RETURN_IF_ERROR(segs_->GetOrCreate(reserved_ - reserved_ % seg_size_).status());
+  STELE_ASSIGN_OR_RETURN(auto first, segs_->GetOrCreate(reserved_ - reserved_ % seg_size_));
+  direct_ = first->wdata != nullptr;
+  // The staging ring is only needed when records are written with pwritev.
+  ring_size_ = direct_ ? 0 : opts_.write_buffer_size;
+  if (!direct_) ring_ = std::make_unique<char[]>(ring_size_);
   auto now = Clock::now();
   last_flush_ = last_thorough_flush_ = last_checkpoint_ = now;
   {
@@ -114,6 +116,16 @@ absl::Status CommitLog::Prepare(const Message& m, PreparedRecord* rec) const {
   return engine::PrepareRecord(m, enc_, NowMs(), rec);
 }
 
+void CommitLog::Place(const char* p, size_t n) {
+  if (!direct_) {
+    CopyToRing(p, n);
+    return;
+  }
+  // The segment exists: ReserveLocked made sure of it before placing anything at reserved_.
+  auto seg = segs_->Find(reserved_);
+  std::memcpy(seg->wdata + (reserved_ - seg->start), p, n);
+}
+
 void CommitLog::CopyToRing(const char* p, size_t n) {
   size_t pos = ring_in_ % ring_size_;
   size_t first = std::min(n, ring_size_ - pos);
@@ -143,7 +155,7 @@ absl::Status CommitLog::ReserveLocked(Lock& l, std::span<PreparedRecord> recs, A
   uint64_t total = 0;
   for (const auto& r : recs) total += r.size();
   if (total + engine::kBlankRecordSize > static_cast<uint64_t>(seg_size_) ||
-      total > ring_size_ / 2) {
+      (!direct_ && total > ring_size_ / 2)) {
     return PutError(PutMessageStatus::kMessageIllegal, absl::StatusCode::kInvalidArgument,
                     "append of " + std::to_string(total) +
                         " bytes does not fit in a commit-log segment or the write buffer");
@@ -169,7 +181,7 @@ absl::Status CommitLog::ReserveLocked(Lock& l, std::span<PreparedRecord> recs, A
       continue;  // state may have moved while unlocked
     }
     const size_t need = roll ? engine::kBlankRecordSize : total;
-    if (RingFree() < need) {
+    if (!direct_ && RingFree() < need) {
       if (!io_busy_) {
         DoIoLocked(l, /*sync=*/false);
       } else {
@@ -183,8 +195,13 @@ absl::Status CommitLog::ReserveLocked(Lock& l, std::span<PreparedRecord> recs, A
       char blank[engine::kBlankRecordSize];
       StoreBe32(blank, static_cast<uint32_t>(seg_end - reserved_));
       StoreBe32(blank + 4, engine::kBlankMagic);
-      CopyToRing(blank, sizeof blank);
-      rolls_.push_back(Roll{reserved_ + static_cast<int64_t>(sizeof blank), seg_end});
+      Place(blank, sizeof blank);
+      if (direct_) {
+        written_ = seg_end;  // already in the page cache
+        visible_.store(written_, std::memory_order_release);
+      } else {
+        rolls_.push_back(Roll{reserved_ + static_cast<int64_t>(sizeof blank), seg_end});
+      }
       reserved_ = seg_end;
       continue;
     }
@@ -194,7 +211,7 @@ absl::Status CommitLog::ReserveLocked(Lock& l, std::span<PreparedRecord> recs, A
       PreparedRecord& r = recs[i];
       int64_t qo = r.assigns_queue_offset ? queues_.Assign(r.topic(), r.queue_id) : 0;
       engine::FinalizeRecord(&r, qo, reserved_, ts);
-      CopyToRing(r.buf.data(), r.size());
+      Place(r.buf.data(), r.size());
       AppendResult& res = out[i];
       res.wrote_offset = reserved_;
       res.wrote_bytes = static_cast<int32_t>(r.size());
@@ -203,6 +220,10 @@ absl::Status CommitLog::ReserveLocked(Lock& l, std::span<PreparedRecord> recs, A
       reserved_ += r.size();
     }
     last_store_ts_ = ts;
+    if (direct_) {
+      written_ = reserved_;
+      visible_.store(written_, std::memory_order_release);
+    }
     return absl::OkStatus();
   }
 }

@@ -107,6 +107,8 @@ class CommitLog {
   absl::Status FencedError() const;
   absl::StatusOr<AppendResult> FinishAppend(Lock& l, AppendResult r);
   void CopyToRing(const char* p, size_t n);
+  // Places `n` bytes at reserved_: into the segment mapping (direct) or the staging ring.
+  void Place(const char* p, size_t n);
   size_t RingFree() const { return ring_size_ - (ring_in_ - ring_out_); }
   void BackgroundLoop();
 
@@ -117,6 +119,7 @@ class CommitLog {
   engine::EncodeParams enc_;
   RecoveryReport report_;
   int64_t seg_size_ = 0;
+  bool direct_ = false;  // records are copied straight into writable segment mappings
 
   mutable std::mutex mu_;
   std::condition_variable ring_cv_;  // ring space freed (waited on by appenders in ReserveLocked)

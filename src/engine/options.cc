@@ -90,6 +90,15 @@ absl::Status StoreOptions::SetOption(std::string_view key, std::string_view valu
       return absl::InvalidArgumentError(
           fmt::format("segmentPreallocate: '{}' is not auto, zero or fallocate", v));
     }
+  } else if (key == "commitLogWriteMode") {
+    if (v == "mmap") {
+      write_mode = WriteMode::kMmap;
+    } else if (v == "write") {
+      write_mode = WriteMode::kWrite;
+    } else {
+      return absl::InvalidArgumentError(
+          fmt::format("commitLogWriteMode: '{}' is not mmap or write", v));
+    }
   } else if (key == "storeHost") {
     store_host = std::string(v);
   } else {

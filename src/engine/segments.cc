@@ -32,8 +32,13 @@ std::string SegmentName(int64_t start) {
   return buf;
 }
 
-SegmentSet::SegmentSet(FileSystem* fs, std::string dir, uint64_t segment_size, bool zero_fill)
-    : fs_(fs), dir_(std::move(dir)), size_(segment_size), zero_fill_(zero_fill) {}
+SegmentSet::SegmentSet(FileSystem* fs, std::string dir, uint64_t segment_size, bool zero_fill,
+                       bool writable_maps)
+    : fs_(fs),
+      dir_(std::move(dir)),
+      size_(segment_size),
+      zero_fill_(zero_fill),
+      writable_maps_(writable_maps) {}
 
 SegmentSet::~SegmentSet() { StopAllocator(); }
 
@@ -92,6 +97,15 @@ absl::StatusOr<std::shared_ptr<Segment>> SegmentSet::OpenSegment(int64_t start) 
   seg->size = size_;
   seg->path = dir_ + "/" + SegmentName(start);
   STELE_ASSIGN_OR_RETURN(seg->file, fs_->Open(seg->path, OpenOptions{}));
+  if (writable_maps_) {
+    auto rw = seg->file->MapWritable(size_);
+    if (rw.ok()) {
+      seg->map = *rw;
+      seg->wdata = (*rw)->mutable_data();
+      return seg;
+    }
+    if (!absl::IsUnimplemented(rw.status())) return rw.status();
+  }
   STELE_ASSIGN_OR_RETURN(seg->map, seg->file->Map(size_));
   return seg;
 }

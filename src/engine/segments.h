@@ -26,7 +26,8 @@ struct Segment {
   uint64_t size = 0;
   std::string path;
   std::unique_ptr<File> file;
-  std::shared_ptr<const MappedRegion> map;  // whole segment, read-only
+  std::shared_ptr<const MappedRegion> map;  // whole segment (read-write when `wdata` is set)
+  char* wdata = nullptr;                    // writable view of `map`, in mmap write mode
   int64_t end() const { return start + static_cast<int64_t>(size); }
 };
 
@@ -34,7 +35,9 @@ std::string SegmentName(int64_t start);
 
 class SegmentSet {
  public:
-  SegmentSet(FileSystem* fs, std::string dir, uint64_t segment_size, bool zero_fill);
+  // With `writable_maps`, segments are mapped read-write when the file system supports it.
+  SegmentSet(FileSystem* fs, std::string dir, uint64_t segment_size, bool zero_fill,
+             bool writable_maps);
   ~SegmentSet();
 
   // Lists the directory: removes "*.tmp" leftovers and a zero-length last file, refuses gaps,
@@ -64,6 +67,7 @@ class SegmentSet {
   std::string dir_;
   uint64_t size_;
   bool zero_fill_;
+  bool writable_maps_;
 
   mutable std::shared_mutex mu_;
   std::map<int64_t, std::shared_ptr<Segment>> segs_;

@@ -22,13 +22,16 @@ struct Inode {
 
 class MemRegion : public MappedRegion {
  public:
-  MemRegion(std::shared_ptr<Buffer> buf, size_t len) : buf_(std::move(buf)), len_(len) {}
+  MemRegion(std::shared_ptr<Buffer> buf, size_t len, bool writable = false)
+      : buf_(std::move(buf)), len_(len), writable_(writable) {}
   const char* data() const override { return buf_->data(); }
   size_t size() const override { return len_; }
+  char* mutable_data() const override { return writable_ ? buf_->data() : nullptr; }
 
  private:
   std::shared_ptr<Buffer> buf_;
   size_t len_;
+  bool writable_;
 };
 
 // Grows capacity to at least `need`, copying into a new buffer (old mappings keep the old one).
@@ -97,6 +100,13 @@ class MemFile : public File {
     std::lock_guard<std::mutex> l(ino_->mu);
     if (len > ino_->size) return absl::InvalidArgumentError("map past end of file");
     return std::make_shared<MemRegion>(ino_->buf, len);
+  }
+
+  absl::StatusOr<std::shared_ptr<const MappedRegion>> MapWritable(uint64_t len) override {
+    if (ro_) return absl::PermissionDeniedError("file opened read-only");
+    std::lock_guard<std::mutex> l(ino_->mu);
+    if (len > ino_->size) return absl::InvalidArgumentError("map past end of file");
+    return std::make_shared<MemRegion>(ino_->buf, len, true);
   }
 
  private:

@@ -17,16 +17,19 @@ namespace {
 
 class MmapRegion : public MappedRegion {
  public:
-  MmapRegion(void* addr, size_t len) : addr_(addr), len_(len) {}
+  MmapRegion(void* addr, size_t len, bool writable = false)
+      : addr_(addr), len_(len), writable_(writable) {}
   ~MmapRegion() override {
     if (addr_ != nullptr && len_ > 0) munmap(addr_, len_);
   }
   const char* data() const override { return static_cast<const char*>(addr_); }
   size_t size() const override { return len_; }
+  char* mutable_data() const override { return writable_ ? static_cast<char*>(addr_) : nullptr; }
 
  private:
   void* addr_;
   size_t len_;
+  bool writable_;
 };
 
 class FlockLock : public FileLock {
@@ -119,6 +122,13 @@ absl::StatusOr<std::shared_ptr<const MappedRegion>> PosixFile::Map(uint64_t len)
   void* p = mmap(nullptr, len, PROT_READ, MAP_SHARED, fd_, 0);
   if (p == MAP_FAILED) return ErrnoStatus(errno, "mmap " + path_);
   return std::make_shared<MmapRegion>(p, len);
+}
+
+absl::StatusOr<std::shared_ptr<const MappedRegion>> PosixFile::MapWritable(uint64_t len) {
+  if (len == 0) return absl::InvalidArgumentError("empty writable mapping");
+  void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
+  if (p == MAP_FAILED) return ErrnoStatus(errno, "mmap rw " + path_);
+  return std::make_shared<MmapRegion>(p, len, true);
 }
 
 std::unique_ptr<File> PosixFileSystem::MakeFile(int fd, const std::string& path) {

@@ -22,6 +22,7 @@ class PosixFile : public File {
   absl::Status Allocate(uint64_t offset, uint64_t len) override;
   absl::StatusOr<uint64_t> Size() override;
   absl::StatusOr<std::shared_ptr<const MappedRegion>> Map(uint64_t len) override;
+  absl::StatusOr<std::shared_ptr<const MappedRegion>> MapWritable(uint64_t len) override;
 
   int fd() const { return fd_; }
   const std::string& path() const { return path_; }

@@ -24,12 +24,14 @@ struct Ack {
   size_t size;
 };
 
-class ConcurrencyTest : public ::testing::TestWithParam<std::tuple<Backend, FlushDiskType>> {};
+class ConcurrencyTest
+    : public ::testing::TestWithParam<std::tuple<Backend, FlushDiskType, WriteMode>> {};
 
 TEST_P(ConcurrencyTest, EveryAckedRecordExactlyOnce) {
-  auto [backend, mode] = GetParam();
+  auto [backend, mode, write_mode] = GetParam();
   testing::TempDir dir;
   auto opts = testing::SmallOptions(dir.path() + "/s", testing::MakeBackend(backend), mode);
+  opts.write_mode = write_mode;
   auto store = Store::Open(opts);
   ASSERT_TRUE(store.ok()) << store.status();
   constexpr int kThreads = 8;
@@ -95,10 +97,12 @@ TEST_P(ConcurrencyTest, EveryAckedRecordExactlyOnce) {
 INSTANTIATE_TEST_SUITE_P(
     Matrix, ConcurrencyTest,
     ::testing::Combine(::testing::Values(Backend::kMemory, Backend::kPosix, Backend::kUring),
-                       ::testing::Values(FlushDiskType::kSyncFlush, FlushDiskType::kAsyncFlush)),
+                       ::testing::Values(FlushDiskType::kSyncFlush, FlushDiskType::kAsyncFlush),
+                       ::testing::Values(WriteMode::kMmap, WriteMode::kWrite)),
     [](const auto& info) {
       return testing::BackendName(std::get<0>(info.param)) +
-             (std::get<1>(info.param) == FlushDiskType::kSyncFlush ? "Sync" : "Async");
+             (std::get<1>(info.param) == FlushDiskType::kSyncFlush ? "Sync" : "Async") +
+             (std::get<2>(info.param) == WriteMode::kMmap ? "Mmap" : "Write");
     });
 
 }  // namespace
