@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs the whole test suite twice: a Release build with
-# warnings as errors, then an ASan+UBSan build. Exits non-zero if anything fails.
+# Installs what is missing, builds, and runs the whole test suite twice (a Release build with
+# warnings as errors, then an ASan+UBSan build), then the threaded engine suites under TSan.
+# Exits non-zero if anything fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -16,3 +17,10 @@ cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSTELE_WERROR=ON \
 cmake --build build/asan -j "$jobs"
 (cd build/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --output-on-failure -j "$jobs")
+
+# ThreadSanitizer over the multi-threaded engine suites (appenders, flusher, allocator, callbacks).
+cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSTELE_WERROR=ON \
+  -DSTELE_SANITIZE=thread -DSTELE_BUILD_BENCH=OFF >/dev/null
+cmake --build build/tsan -j "$jobs" --target concurrency_test store_test fault_injection_test
+(cd build/tsan && TSAN_OPTIONS=halt_on_error=1 \
+  ctest --output-on-failure -j "$jobs" -R 'ConcurrencyTest|StoreTest|FaultTest')
