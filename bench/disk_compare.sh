@@ -102,7 +102,7 @@ run_fio seqread_warm "$raw/fio_seqread_warm.json" --filename="$data/seq.dat" --r
 run_fio seqread "$raw/fio_seqread.json" --filename="$data/seq.dat" --rw=read --bs=1M \
   --size=1G --invalidate=1
 rm -f "$data/seq.dat"
-run_stele '^BM_(AppendAsync|RecoveryScan|CleanReopen)' "$raw/stele_bulk.json"
+run_stele '^BM_(AppendAsync|AppendAsyncWindow|RecoveryScan|CleanReopen)' "$raw/stele_bulk.json"
 
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 elapsed=$(($(date +%s) - t0))
