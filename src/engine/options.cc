@@ -1,6 +1,8 @@
 #include <cctype>
 #include <charconv>
+#include <initializer_list>
 #include <string>
+#include <utility>
 
 #include <fmt/format.h>
 #include "stele/message.h"
@@ -42,6 +44,21 @@ absl::Status ParseBool(std::string_view key, std::string_view v, bool* out) {
   return absl::OkStatus();
 }
 
+// Sets *out to the value named `v` among `names`, or explains what the key accepts.
+template <typename E>
+absl::Status ParseEnum(std::string_view key, std::string_view v,
+                       std::initializer_list<std::pair<std::string_view, E>> names, E* out) {
+  std::string accepted;
+  for (const auto& [name, value] : names) {
+    if (v == name) {
+      *out = value;
+      return absl::OkStatus();
+    }
+    accepted += accepted.empty() ? std::string(name) : ", " + std::string(name);
+  }
+  return absl::InvalidArgumentError(fmt::format("{}: '{}' is not one of {}", key, v, accepted));
+}
+
 }  // namespace
 
 absl::Status StoreOptions::SetOption(std::string_view key, std::string_view value) {
@@ -53,14 +70,10 @@ absl::Status StoreOptions::SetOption(std::string_view key, std::string_view valu
   } else if (key == "mappedFileSizeCommitLog" || key == "mapedFileSizeCommitLog") {
     return ParseInt(key, v, &mapped_file_size_commit_log);
   } else if (key == "flushDiskType") {
-    if (v == "SYNC_FLUSH") {
-      flush_disk_type = FlushDiskType::kSyncFlush;
-    } else if (v == "ASYNC_FLUSH") {
-      flush_disk_type = FlushDiskType::kAsyncFlush;
-    } else {
-      return absl::InvalidArgumentError(
-          fmt::format("flushDiskType: '{}' is not SYNC_FLUSH or ASYNC_FLUSH", v));
-    }
+    return ParseEnum(
+        key, v,
+        {{"SYNC_FLUSH", FlushDiskType::kSyncFlush}, {"ASYNC_FLUSH", FlushDiskType::kAsyncFlush}},
+        &flush_disk_type);
   } else if (key == "flushIntervalCommitLog") {
     return ParseInt(key, v, &flush_interval_commit_log_ms);
   } else if (key == "flushCommitLogLeastPages") {
@@ -80,25 +93,14 @@ absl::Status StoreOptions::SetOption(std::string_view key, std::string_view valu
   } else if (key == "writeBufferSize") {
     return ParseInt(key, v, &write_buffer_size);
   } else if (key == "segmentPreallocate") {
-    if (v == "auto") {
-      preallocate = Preallocate::kAuto;
-    } else if (v == "zero") {
-      preallocate = Preallocate::kZeroFill;
-    } else if (v == "fallocate") {
-      preallocate = Preallocate::kFallocate;
-    } else {
-      return absl::InvalidArgumentError(
-          fmt::format("segmentPreallocate: '{}' is not auto, zero or fallocate", v));
-    }
+    return ParseEnum(key, v,
+                     {{"auto", Preallocate::kAuto},
+                      {"zero", Preallocate::kZeroFill},
+                      {"fallocate", Preallocate::kFallocate}},
+                     &preallocate);
   } else if (key == "commitLogWriteMode") {
-    if (v == "mmap") {
-      write_mode = WriteMode::kMmap;
-    } else if (v == "write") {
-      write_mode = WriteMode::kWrite;
-    } else {
-      return absl::InvalidArgumentError(
-          fmt::format("commitLogWriteMode: '{}' is not mmap or write", v));
-    }
+    return ParseEnum(key, v, {{"write", WriteMode::kWrite}, {"mmap", WriteMode::kMmap}},
+                     &write_mode);
   } else if (key == "storeHost") {
     store_host = std::string(v);
   } else {
