@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
-cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTELE_BUILD_TESTS=OFF >/dev/null
-cmake --build build/release
-exec build/release/examples/embedded_queue "${STELE_DATA_DIR:-./stele-demo-data}" "${1:-10}"
+cmake -S . -B build/run -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTELE_BUILD_TESTS=OFF \
+  -DSTELE_BUILD_BENCH=OFF >/dev/null
+cmake --build build/run
+exec build/run/examples/embedded_queue "${STELE_DATA_DIR:-./stele-demo-data}" "${1:-10}"
