@@ -68,6 +68,7 @@ absl::Status CommitLog::Init() {
     CheckpointLocked(l);  // recovery's result becomes the new scan start
   }
   bg_ = std::thread([this] { BackgroundLoop(); });
+  if (sync_mode()) watcher_ = std::thread([this] { WatcherLoop(); });
   return absl::OkStatus();
 }
 
@@ -82,7 +83,9 @@ absl::Status CommitLog::Close() {
     stop_bg_ = true;
   }
   bg_cv_.notify_all();
+  watcher_cv_.notify_all();
   bg_.join();
+  if (watcher_.joinable()) watcher_.join();
   absl::Status result;
   {
     Lock l(mu_);
@@ -426,7 +429,9 @@ void CommitLog::BackgroundLoop() {
     if (!ready.empty()) {
       const size_t completed = ready.size();
       l.unlock();
-      for (auto& [done, res] : ready) done(std::move(res));
+      for (auto& [done, res] : ready) {
+        if (done) done(std::move(res));  // empty: the watcher already answered it
+      }
       ready.clear();
       l.lock();
       // Callers usually answer a completion with a new append. Under SYNC_FLUSH, give them a
@@ -461,6 +466,39 @@ void CommitLog::BackgroundLoop() {
     }
     if (stop_bg_) wake = std::min(wake, now + std::chrono::milliseconds(1));
     bg_cv_.wait_until(l, wake);
+  }
+}
+
+void CommitLog::WatcherLoop() {
+  Lock l(mu_);
+  std::vector<std::pair<Store::AppendCallback, AppendResult>> late;
+  while (!stop_bg_) {
+    const auto now = Clock::now();
+    std::optional<Clock::time_point> next;
+    for (Pending& p : pending_) {
+      if (!p.done) continue;
+      if (flushed_ >= p.end) continue;  // the background thread answers it right away
+      if (now >= p.deadline) {
+        AppendResult r = p.result;
+        r.status = PutMessageStatus::kFlushDiskTimeout;
+        late.emplace_back(std::move(p.done), std::move(r));
+        p.done = nullptr;  // stays queued so completions keep their order
+      } else if (!next || p.deadline < *next) {
+        next = p.deadline;
+      }
+    }
+    if (!late.empty()) {
+      l.unlock();
+      for (auto& [done, r] : late) done(std::move(r));
+      late.clear();
+      l.lock();
+      continue;
+    }
+    if (next) {
+      watcher_cv_.wait_until(l, *next);
+    } else {
+      watcher_cv_.wait(l);
+    }
   }
 }
 
@@ -518,6 +556,7 @@ void CommitLog::AppendAsync(const Message& m, Store::AppendCallback done) {
                   Clock::now() + std::chrono::milliseconds(opts_.sync_flush_timeout_ms),
                   std::move(done), std::move(r)});
       bg_cv_.notify_one();
+      if (pending_.size() == 1) watcher_cv_.notify_one();
       return;
     }
   }

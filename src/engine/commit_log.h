@@ -111,6 +111,7 @@ class CommitLog {
   void Place(const char* p, size_t n);
   size_t RingFree() const { return ring_size_ - (ring_in_ - ring_out_); }
   void BackgroundLoop();
+  void WatcherLoop();
 
   StoreOptions opts_;
   std::shared_ptr<FileSystem> fs_;
@@ -152,6 +153,10 @@ class CommitLog {
   Clock::time_point last_checkpoint_;
   std::string last_checkpoint_error_;
   std::thread bg_;
+  // FlushDiskWatcher (as RocketMQ calls it): answers AppendAsync callers FLUSH_DISK_TIMEOUT when
+  // their fdatasync outlives syncFlushTimeout, even while the background thread is stuck in it.
+  std::thread watcher_;
+  std::condition_variable watcher_cv_;
 };
 
 }  // namespace stele
