@@ -74,6 +74,12 @@ std::shared_ptr<FileSystem> MakeBackend(Backend b) {
   return nullptr;
 }
 
+int SoakFactor() {
+  const char* v = std::getenv("STELE_SOAK");
+  int f = v ? std::atoi(v) : 1;
+  return f > 0 ? f : 1;
+}
+
 std::string Body(uint64_t seed, uint64_t i, size_t size) {
   std::mt19937_64 rng(seed * 1000003 + i);
   std::string s(size, '\0');

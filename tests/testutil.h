@@ -29,6 +29,10 @@ enum class Backend { kMemory, kPosix, kUring };
 std::string BackendName(Backend b);
 std::shared_ptr<FileSystem> MakeBackend(Backend b);
 
+// Multiplier for seeded loops (seeds, crash cycles): $STELE_SOAK, default 1. CI runs 1; a soak run
+// sets e.g. STELE_SOAK=10. The seeds stay fixed, so any failure still names a reproducible seed.
+int SoakFactor();
+
 // Deterministic body for (seed, i) of the given size.
 std::string Body(uint64_t seed, uint64_t i, size_t size);
 

@@ -89,6 +89,7 @@ void CrashLoop(bool sync, int cycles, uint64_t seed, const char* backend) {
   std::mt19937_64 rng(seed);
   std::map<int64_t, Acked> all;
   int64_t lost = 0;
+  cycles *= testing::SoakFactor();
   for (int cycle = 0; cycle < cycles; ++cycle) {
     int delay = 30 + static_cast<int>(rng() % 300);
     auto acks = RunAndKill(dir, sync, cycle, delay, backend);

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <map>
 #include <random>
 
@@ -127,11 +128,12 @@ void RunSeed(Backend backend, LossPolicy policy, uint64_t seed, int* lost) {
 TEST_P(PowerLossTest, DurableRecordsSurviveEverySeed) {
   const PowerLossParam& p = GetParam();
   int lost = 0;
-  for (int seed = 1; seed <= p.seeds; ++seed) {
+  for (int seed = 1; seed <= p.seeds * testing::SoakFactor(); ++seed) {
     RunSeed(p.backend, p.policy, static_cast<uint64_t>(seed), &lost);
     if (HasFatalFailure()) return;
   }
   EXPECT_EQ(lost, 0) << "acknowledged durable records lost";
+  std::printf("%d seeds: %d durable records lost\n", p.seeds * testing::SoakFactor(), lost);
 }
 
 INSTANTIATE_TEST_SUITE_P(
