@@ -40,7 +40,7 @@ class FaultFile : public File {
     {
       std::lock_guard<std::mutex> l(fs_->mu_);
       std::optional<size_t> torn;
-      int err = fs_->NextFault(FaultOp::kWrite, &torn);
+      int err = fs_->NextFault(FaultOp::kWrite, &torn, path_);
       STELE_RETURN_IF_ERROR(fs_->SaveUndo(*st_, *base_, offset, total));
       if (err != 0) {
         if (torn && *torn > 0) {
@@ -108,12 +108,15 @@ FaultInjectionFS::FaultInjectionFS(std::shared_ptr<FileSystem> base, uint64_t se
     : base_(std::move(base)), rng_(seed) {}
 FaultInjectionFS::~FaultInjectionFS() = default;
 
-void FaultInjectionFS::FailNth(FaultOp op, uint64_t nth, int err, std::optional<size_t> torn_keep) {
+void FaultInjectionFS::FailNth(FaultOp op, uint64_t nth, int err, std::optional<size_t> torn_keep,
+                               std::string path_filter) {
   std::lock_guard<std::mutex> l(mu_);
   Rule& r = rules_[static_cast<int>(op)];
-  r.nth = counts_[static_cast<int>(op)] + nth;
+  r.matched = 0;
+  r.nth = nth;
   r.err = err;
   r.torn_keep = torn_keep;
+  r.path_filter = std::move(path_filter);
 }
 
 void FaultInjectionFS::FailRandomly(FaultOp op, uint32_t one_in, int err) {
@@ -154,15 +157,17 @@ uint64_t FaultInjectionFS::InjectedCount() const {
   return injected_;
 }
 
-int FaultInjectionFS::NextFault(FaultOp op, std::optional<size_t>* torn_keep) {
+int FaultInjectionFS::NextFault(FaultOp op, std::optional<size_t>* torn_keep,
+                                const std::string& what) {
   int i = static_cast<int>(op);
-  uint64_t n = ++counts_[i];
+  ++counts_[i];
   if (!active_) {
     ++injected_;
     return EIO;
   }
   Rule& r = rules_[i];
-  if (r.nth != 0 && n == r.nth) {
+  const bool matches = r.path_filter.empty() || what.find(r.path_filter) != std::string::npos;
+  if (r.nth != 0 && matches && ++r.matched == r.nth) {
     ++injected_;
     if (torn_keep) *torn_keep = r.torn_keep;
     r.nth = 0;
@@ -176,7 +181,7 @@ int FaultInjectionFS::NextFault(FaultOp op, std::optional<size_t>* torn_keep) {
 }
 
 absl::Status FaultInjectionFS::Check(FaultOp op, const std::string& what) {
-  int err = NextFault(op, nullptr);
+  int err = NextFault(op, nullptr, what);
   if (err != 0) return ErrnoStatus(err, "injected fault: " + what);
   return absl::OkStatus();
 }

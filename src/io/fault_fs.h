@@ -37,8 +37,11 @@ class FaultInjectionFS : public FileSystem {
   ~FaultInjectionFS() override;
 
   // The nth call (1-based, counted from now) of `op` fails with `err`. For kWrite with
-  // `torn_keep`, that many bytes of the write reach the file before it fails.
-  void FailNth(FaultOp op, uint64_t nth, int err, std::optional<size_t> torn_keep = {});
+  // `torn_keep`, that many bytes of the write reach the file before it fails. With `path_filter`,
+  // only calls on paths containing it count (so background threads touching other files, like
+  // the checkpoint writer or the segment allocator, cannot take the fault meant for the log).
+  void FailNth(FaultOp op, uint64_t nth, int err, std::optional<size_t> torn_keep = {},
+               std::string path_filter = "");
   // Every call of `op` fails with probability 1/one_in (seeded); 0 turns it off.
   void FailRandomly(FaultOp op, uint32_t one_in, int err);
   // Each Sync sleeps this long first (to provoke flush timeouts).
@@ -67,7 +70,9 @@ class FaultInjectionFS : public FileSystem {
  private:
   friend class FaultFile;
   struct Rule {
-    uint64_t nth = 0;  // absolute call count at which to fire; 0 = none
+    uint64_t nth = 0;  // matching-call count at which to fire; 0 = none
+    uint64_t matched = 0;
+    std::string path_filter;
     int err = 0;
     std::optional<size_t> torn_keep;
     uint32_t one_in = 0;
@@ -75,7 +80,7 @@ class FaultInjectionFS : public FileSystem {
   };
 
   // Decides whether this call of `op` fails; returns the errno (0 = proceed). Holds mu_.
-  int NextFault(FaultOp op, std::optional<size_t>* torn_keep);
+  int NextFault(FaultOp op, std::optional<size_t>* torn_keep, const std::string& what);
   absl::Status Check(FaultOp op, const std::string& what);
   void TrackDir(const std::string& dir);                              // holds mu_
   std::shared_ptr<FaultFileState> StateFor(const std::string& path);  // holds mu_

@@ -19,6 +19,9 @@ using io::FaultOp;
 using testing::Backend;
 using testing::Body;
 
+// Faults aimed at the log itself, not at the checkpoint writer or the segment allocator.
+constexpr char kFirstSegment[] = "commitlog/00000000000000000000";
+
 class FaultTest : public ::testing::TestWithParam<Backend> {
  protected:
   testing::TempDir dir_;
@@ -62,7 +65,7 @@ TEST_P(FaultTest, FailedSyncFencesTheLog) {
   auto s = Store::Open(opts_);
   ASSERT_TRUE(s.ok());
   auto acks = AppendN(s->get(), 50, 1);
-  fault_->FailNth(FaultOp::kSync, 1, EIO);
+  fault_->FailNth(FaultOp::kSync, 1, EIO, std::nullopt, kFirstSegment);
   std::string body = Body(9, 9, 700);
   auto r = (*s)->Append(Message{.topic = "F", .body = body});
   ASSERT_FALSE(r.ok());
@@ -89,7 +92,8 @@ TEST_P(FaultTest, WriteErrorsFenceTheLog) {
     auto s = Store::Open(opts_);
     ASSERT_TRUE(s.ok()) << s.status();
     auto acks = AppendN(s->get(), 20, 3);
-    fault_->FailNth(FaultOp::kWrite, 1, err, /*torn_keep=*/300);  // 300 bytes land, then error
+    // 300 bytes land, then the error.
+    fault_->FailNth(FaultOp::kWrite, 1, err, /*torn_keep=*/300, kFirstSegment);
     std::string body = Body(9, 9, 700);
     auto r = (*s)->Append(Message{.topic = "F", .body = body});
     ASSERT_FALSE(r.ok());
