@@ -4,6 +4,7 @@
 
 #include "common/bytes.h"
 #include "common/crc32.h"
+#include "common/path.h"
 #include "common/status.h"
 
 namespace stele::engine {
@@ -13,11 +14,6 @@ constexpr std::string_view kMagic = "STELECKP";
 constexpr uint32_t kVersion = 1;
 constexpr size_t kFixed = 76;
 constexpr size_t kMinFileSize = 4096;  // RocketMQ maps a 4 KiB page
-
-std::string ParentDir(const std::string& path) {
-  size_t p = path.find_last_of('/');
-  return p == std::string::npos ? "." : path.substr(0, p);
-}
 
 }  // namespace
 

@@ -6,22 +6,13 @@
 #include <cstring>
 
 #include "common/bytes.h"
+#include "common/clock.h"
 #include "common/logging.h"
 #include "common/status.h"
 
 namespace stele {
 
 using engine::PreparedRecord;
-
-namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
 
 CommitLog::CommitLog(StoreOptions opts) : opts_(std::move(opts)) {}
 

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "common/clock.h"
 #include "common/logging.h"
 #include "common/status.h"
 #include "engine/commit_log.h"
@@ -123,10 +124,7 @@ absl::Status CommitLog::Recover() {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   // A checkpoint or record from a clock that ran ahead must not drag every later store timestamp
   // into the future (they never go backwards).
-  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count();
-  last_store_ts_ = std::min(last_store_ts_, now_ms);
+  last_store_ts_ = std::min(last_store_ts_, NowMs());
   report_.bytes_scanned = static_cast<uint64_t>(end - start);
   if (corrupt) {
     log::Error("recovery: invalid record at offset {} ({}); the commit log ends there", end, why);

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <thread>
 
+#include "common/path.h"
 #include "common/status.h"
 
 namespace stele::io {
@@ -15,18 +16,6 @@ struct FaultFileState {
   uint64_t durable_size = 0;
   std::map<uint64_t, std::string> undo;  // page index -> content as of the last Sync
 };
-
-namespace {
-
-std::string ParentOf(const std::string& path) {
-  size_t p = path.find_last_of('/');
-  if (p == std::string::npos) return ".";
-  if (p == 0) return "/";
-  return path.substr(0, p);
-}
-std::string BaseName(const std::string& path) { return path.substr(path.find_last_of('/') + 1); }
-
-}  // namespace
 
 class FaultFile : public File {
  public:
@@ -243,7 +232,7 @@ absl::StatusOr<std::unique_ptr<File>> FaultInjectionFS::Open(const std::string& 
     if (creating || opts.truncate) {
       STELE_RETURN_IF_ERROR(Check(FaultOp::kCreate, "create " + path));
     }
-    TrackDir(ParentOf(path));
+    TrackDir(ParentDir(path));
   }
   std::shared_ptr<FaultFileState> st;
   if (creating) {
@@ -262,7 +251,7 @@ absl::StatusOr<std::unique_ptr<File>> FaultInjectionFS::Open(const std::string& 
 absl::Status FaultInjectionFS::Delete(const std::string& path) {
   std::lock_guard<std::mutex> l(mu_);
   STELE_RETURN_IF_ERROR(Check(FaultOp::kDelete, "unlink " + path));
-  std::string dir = ParentOf(path);
+  std::string dir = ParentDir(path);
   TrackDir(dir);
   if (durable_dirs_[dir].count(BaseName(path)) && !deleted_images_.count(path)) {
     auto st = StateFor(path);
@@ -275,11 +264,11 @@ absl::Status FaultInjectionFS::Delete(const std::string& path) {
 absl::Status FaultInjectionFS::Rename(const std::string& from, const std::string& to) {
   std::lock_guard<std::mutex> l(mu_);
   STELE_RETURN_IF_ERROR(Check(FaultOp::kRename, "rename " + from + " -> " + to));
-  TrackDir(ParentOf(from));
-  TrackDir(ParentOf(to));
+  TrackDir(ParentDir(from));
+  TrackDir(ParentDir(to));
   for (const std::string& p : {from, to}) {
     STELE_ASSIGN_OR_RETURN(bool exists, base_->Exists(p));
-    if (exists && durable_dirs_[ParentOf(p)].count(BaseName(p)) && !deleted_images_.count(p)) {
+    if (exists && durable_dirs_[ParentDir(p)].count(BaseName(p)) && !deleted_images_.count(p)) {
       auto st = StateFor(p);
       STELE_ASSIGN_OR_RETURN(deleted_images_[p], DurableImage(p, *st));
     }
@@ -305,7 +294,7 @@ absl::Status FaultInjectionFS::SyncDir(const std::string& path) {
   STELE_ASSIGN_OR_RETURN(auto names, base_->List(path));
   durable_dirs_[path] = std::set<std::string>(names.begin(), names.end());
   for (auto it = deleted_images_.begin(); it != deleted_images_.end();) {
-    if (ParentOf(it->first) == path && !durable_dirs_[path].count(BaseName(it->first))) {
+    if (ParentDir(it->first) == path && !durable_dirs_[path].count(BaseName(it->first))) {
       it = deleted_images_.erase(it);  // the deletion is now durable
     } else {
       ++it;
@@ -346,7 +335,7 @@ absl::Status FaultInjectionFS::PowerLoss(LossPolicy policy) {
     }
   }
   for (const auto& [p, img] : deleted_images_) {
-    if (!durable_dirs_[ParentOf(p)].count(BaseName(p))) continue;
+    if (!durable_dirs_[ParentDir(p)].count(BaseName(p))) continue;
     STELE_ASSIGN_OR_RETURN(auto f, base_->Open(p, OpenOptions{.create = true, .truncate = true}));
     STELE_RETURN_IF_ERROR(f->WriteAt(0, img, SyncMode::kNone));
     auto st = std::make_shared<FaultFileState>();

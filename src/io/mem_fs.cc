@@ -6,6 +6,7 @@
 #include <mutex>
 #include <set>
 
+#include "common/path.h"
 #include "common/status.h"
 #include "stele/file_system.h"
 
@@ -114,13 +115,6 @@ class MemFile : public File {
   bool ro_;
 };
 
-std::string Parent(const std::string& path) {
-  size_t p = path.find_last_of('/');
-  if (p == std::string::npos) return ".";
-  if (p == 0) return "/";
-  return path.substr(0, p);
-}
-
 class MemFileSystem;
 
 class MemLock : public FileLock {
@@ -147,7 +141,7 @@ class MemFileSystem : public FileSystem {
     auto it = files_.find(path);
     if (it == files_.end()) {
       if (!opts.create) return absl::NotFoundError("open " + path + ": no such file");
-      if (!dirs_.count(Parent(path)))
+      if (!dirs_.count(ParentDir(path)))
         return absl::NotFoundError("open " + path + ": no parent dir");
       it = files_.emplace(path, std::make_shared<Inode>()).first;
     } else if (opts.create && opts.exclusive) {
@@ -171,7 +165,7 @@ class MemFileSystem : public FileSystem {
     std::lock_guard<std::mutex> l(*mu_);
     auto it = files_.find(from);
     if (it == files_.end()) return absl::NotFoundError("rename " + from);
-    if (!dirs_.count(Parent(to))) return absl::NotFoundError("rename to " + to + ": no parent");
+    if (!dirs_.count(ParentDir(to))) return absl::NotFoundError("rename to " + to + ": no parent");
     auto ino = it->second;
     files_.erase(it);
     files_[to] = std::move(ino);
@@ -184,7 +178,7 @@ class MemFileSystem : public FileSystem {
     while (!cur.empty() && cur != "/" && cur != ".") {
       if (files_.count(cur)) return absl::FailedPreconditionError(cur + " is a file");
       dirs_.insert(cur);
-      cur = Parent(cur);
+      cur = ParentDir(cur);
     }
     return absl::OkStatus();
   }
@@ -200,10 +194,10 @@ class MemFileSystem : public FileSystem {
     if (!dirs_.count(dir)) return absl::NotFoundError("list " + dir);
     std::vector<std::string> out;
     for (const auto& [p, _] : files_) {
-      if (Parent(p) == dir) out.push_back(p.substr(p.find_last_of('/') + 1));
+      if (ParentDir(p) == dir) out.push_back(BaseName(p));
     }
     for (const auto& d : dirs_) {
-      if (d != dir && Parent(d) == dir) out.push_back(d.substr(d.find_last_of('/') + 1));
+      if (d != dir && ParentDir(d) == dir) out.push_back(BaseName(d));
     }
     return out;
   }
@@ -228,7 +222,7 @@ class MemFileSystem : public FileSystem {
   absl::StatusOr<std::unique_ptr<FileLock>> Lock(const std::string& path) override {
     {
       std::lock_guard<std::mutex> l(*mu_);
-      if (!dirs_.count(Parent(path))) return absl::NotFoundError("lock " + path + ": no parent");
+      if (!dirs_.count(ParentDir(path))) return absl::NotFoundError("lock " + path + ": no parent");
       files_.try_emplace(path, std::make_shared<Inode>());
       if (!held_->insert(path).second) {
         return absl::UnavailableError("store is locked by another user: " + path);
