@@ -19,9 +19,12 @@ cmake --build build/asan -j "$jobs"
 (cd build/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --no-tests=error --output-on-failure -j "$jobs")
 
-# ThreadSanitizer over the multi-threaded engine suites (appenders, flusher, allocator, callbacks).
+# ThreadSanitizer over the multi-threaded engine suites (appenders, flusher, allocator, callbacks,
+# dispatcher, readers, cleaner).
 cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSTELE_WERROR=ON \
   -DSTELE_SANITIZE=thread -DSTELE_BUILD_TESTS=ON -DSTELE_BUILD_BENCH=OFF >/dev/null
-cmake --build build/tsan -j "$jobs" --target concurrency_test store_test fault_injection_test
+cmake --build build/tsan -j "$jobs" --target concurrency_test store_test \
+  fault_injection_test store_index_test retention_test index_file_test
 (cd build/tsan && TSAN_OPTIONS=halt_on_error=1 \
-  ctest --no-tests=error --output-on-failure -j "$jobs" -R 'ConcurrencyTest|StoreTest|FaultTest')
+  ctest --no-tests=error --output-on-failure -j "$jobs" \
+  -R 'ConcurrencyTest|StoreTest|FaultTest|StoreIndex|RetentionTest|IndexTest')

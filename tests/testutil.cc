@@ -40,6 +40,12 @@ StoreOptions SmallOptions(const std::string& root, std::shared_ptr<FileSystem> f
   o.flush_disk_type = flush;
   o.flush_interval_commit_log_ms = 10;
   o.checkpoint_interval_ms = 50;
+  // Small consume-queue and index files so tests cross file boundaries (and the in-memory file
+  // system does not allocate RocketMQ's 420 MB index file).
+  o.mapped_file_size_consume_queue = 64 * 20;
+  o.flush_interval_consume_queue_ms = 20;
+  o.max_hash_slot_num = 256;
+  o.max_index_num = 2048;
   o.file_system = std::move(fs);
   return o;
 }

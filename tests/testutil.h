@@ -20,7 +20,7 @@ class TempDir {
   std::string path_;
 };
 
-// Small segments and a small write buffer so tests roll segments often.
+// Small segments, consume-queue and index files and a small write buffer so tests roll files often.
 StoreOptions SmallOptions(const std::string& root, std::shared_ptr<FileSystem> fs,
                           FlushDiskType flush = FlushDiskType::kSyncFlush);
 

@@ -92,6 +92,7 @@ class FileSystem {
 
   virtual absl::StatusOr<std::unique_ptr<File>> Open(const std::string& path,
                                                      const OpenOptions& opts) = 0;
+  // Deletes a file or an empty directory.
   virtual absl::Status Delete(const std::string& path) = 0;
   // Atomically replaces `to` (POSIX rename).
   virtual absl::Status Rename(const std::string& from, const std::string& to) = 0;
@@ -105,6 +106,12 @@ class FileSystem {
   virtual absl::StatusOr<uint64_t> FileSize(const std::string& path) = 0;
   // Takes an exclusive lock on `path` (creating it); fails at once if another holder has it.
   virtual absl::StatusOr<std::unique_ptr<FileLock>> Lock(const std::string& path) = 0;
+  // Fraction (0..1) of the space of the file system holding `path` that is in use (statvfs), for
+  // retention's disk-space rules. Unimplemented where there is no such thing (memory).
+  virtual absl::StatusOr<double> SpaceUsedRatio(const std::string& path) {
+    (void)path;
+    return absl::UnimplementedError("no disk usage for this file system");
+  }
   // Human-readable backend name, for logs ("io_uring", "posix", "memory", "fault(...)").
   virtual std::string Name() const = 0;
 };

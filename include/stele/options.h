@@ -3,11 +3,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "stele/file_system.h"
 
 namespace stele {
@@ -69,6 +72,43 @@ struct StoreOptions {
   WriteMode write_mode = WriteMode::kWrite;
   // Store host written into records and message ids ("ip:port", IPv4 or [IPv6]:port).
   std::string store_host = "127.0.0.1:10911";
+  // ---- Consume queues and the hash index (built in the background from the commit log) ----
+  // mappedFileSizeConsumeQueue: bytes per consume-queue file, rounded up to a multiple of 20 (one
+  // entry). RocketMQ's default: 300,000 entries.
+  uint64_t mapped_file_size_consume_queue = 300000 * 20;
+  // flushIntervalConsumeQueue (ms): how often consume-queue and index files are made durable
+  // (and with them the checkpoint's dispatch offset advances).
+  int flush_interval_consume_queue_ms = 1000;
+  // messageIndexEnable: build the hash index (lookups by KEYS and UNIQ_KEY).
+  bool message_index_enable = true;
+  // maxHashSlotNum / maxIndexNum: geometry of one index file (420 MB with the defaults).
+  uint32_t max_hash_slot_num = 5000000;
+  uint32_t max_index_num = 20000000;
+  // maxMsgsNumBatch: most results one key query returns.
+  int max_msgs_num_batch = 64;
+
+  // ---- Retention ----
+  // fileReservedTime (hours): commit-log segments whose newest message is older are deleted.
+  int file_reserved_time_hours = 72;
+  // deleteWhen: hours of the day ("04", or "04;10") at which expired segments are deleted.
+  std::string delete_when = "04";
+  // diskMaxUsedSpaceRatio (%): above it expired segments are deleted at any hour.
+  int disk_max_used_space_ratio = 75;
+  // diskSpaceCleanForciblyRatio (%): above it the oldest segments are deleted even if not expired
+  // (cleanFileForciblyEnable).
+  int disk_space_clean_forcibly_ratio = 85;
+  bool clean_file_forcibly_enable = true;
+  // diskSpaceWarningLevelRatio (%): above it appends are refused (SERVICE_NOT_AVAILABLE) until
+  // cleaning brings usage back down.
+  int disk_space_warning_level_ratio = 90;
+  // cleanResourceInterval (ms): how often the cleaner checks.
+  int clean_resource_interval_ms = 10000;
+  // deleteFileBatchMax: most commit-log segments deleted per cleaner run.
+  int delete_file_batch_max = 10;
+  // Clock (ms since the epoch) for retention decisions and index file names; null = the system
+  // clock. Tests use a fake one.
+  std::function<int64_t()> clock_ms;
+
   // File system to use; null = io_uring with POSIX fallback.
   std::shared_ptr<FileSystem> file_system;
 
@@ -78,5 +118,8 @@ struct StoreOptions {
   // Checks ranges and relations between fields.
   absl::Status Validate() const;
 };
+
+// The hours of the day in a deleteWhen value ("04;10" -> {4, 10}).
+absl::StatusOr<std::vector<int>> ParseDeleteWhen(std::string_view spec);
 
 }  // namespace stele

@@ -3,6 +3,12 @@
 //   auto store = stele::Store::Open(options);          // recovers after a crash
 //   auto r = (*store)->Append(msg);                     // durable per options.flush_disk_type
 //   auto rec = (*store)->Read(r->wrote_offset);         // zero-copy view
+//   auto got = (*store)->Get("TopicA", 0, next_offset);  // consume by queue offset
+//
+// Every append gets a queue offset (its position in its topic queue) at once; a dispatcher thread
+// then adds it to that queue's consume queue and to the hash index (by KEYS and UNIQ_KEY), after
+// which Get/QueryByKey see it, typically within microseconds. Waiters and the arrival listener
+// are told.
 //
 // Thread safety: every method may be called from any number of threads at once, except that
 // Close() (or destruction) must not race with other calls.
@@ -13,6 +19,8 @@
 // After any failed write or fdatasync the store refuses appends until it is reopened.
 #pragma once
 
+#include <chrono>
+#include <climits>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -79,7 +87,62 @@ struct RecoveryReport {
   double seconds = 0;       // all of recovery (scan, tail check and quarantine, sync)
 };
 
+// RocketMQ's GetMessageStatus: the outcome of reading a consume queue.
+enum class GetMessageStatus {
+  kFound,
+  kNoMatchedMessage,     // entries were there, but none passed the tag filter
+  kMessageWasRemoving,   // the entries point at commit-log data already deleted
+  kOffsetFoundNull,      // entries could not be read
+  kOffsetOverflowBadly,  // offset > max offset
+  kOffsetOverflowOne,    // offset == max offset: no new message yet
+  kOffsetTooSmall,       // offset < min offset (deleted by retention)
+  kNoMatchedLogicQueue,  // no such topic / queue
+  kNoMessageInQueue,     // the queue exists but has never had a message
+};
+std::string_view GetMessageStatusName(GetMessageStatus s);
+
+struct GetOptions {
+  int32_t max_messages = 32;
+  // Stop before the total size of returned records would exceed this (at least one is returned).
+  int64_t max_bytes = 4 << 20;
+  // Accept only these tags (the TAGS property); empty accepts all, as does "*". Matched on the
+  // consume queue's tag hash first, then on the record's tag string, so hash collisions never leak.
+  std::vector<std::string> tags;
+};
+
+struct GetResult {
+  GetMessageStatus status = GetMessageStatus::kNoMatchedLogicQueue;
+  int64_t next_begin_offset = 0;  // queue offset to read from next
+  int64_t min_offset = 0;
+  int64_t max_offset = 0;
+  std::vector<RecordRef> messages;  // in queue order; each keeps its bytes alive
+  int64_t total_bytes = 0;
+};
+
+struct QueueInfo {
+  std::string topic;
+  int32_t queue_id = 0;
+  int64_t min_offset = 0;
+  int64_t max_offset = 0;
+};
+
+// What one retention pass did (Store::CleanExpiredFiles).
+struct CleanReport {
+  int segments_deleted = 0;
+  int queue_files_deleted = 0;
+  int index_files_deleted = 0;
+  double disk_used_ratio = -1;  // -1 when the file system cannot tell
+  bool disk_full = false;       // above diskSpaceWarningLevelRatio: appends are refused
+  std::string why;
+};
+
+// Called on the engine's dispatcher thread when new messages of a queue become readable with
+// Get(); `max_offset` is the queue's new max offset. Keep it short and non-blocking.
+using ArrivalListener =
+    std::function<void(std::string_view topic, int32_t queue_id, int64_t max_offset)>;
+
 class CommitLog;
+struct IndexLayer;
 
 class Store {
  public:
@@ -108,8 +171,47 @@ class Store {
   // Copies `size` raw bytes starting at `offset` (within one segment).
   absl::StatusOr<std::string> ReadBytes(int64_t offset, int32_t size) const;
 
-  // Makes everything appended so far durable.
+  // Makes everything appended so far durable (the commit log; consume queues and the index
+  // follow within flushIntervalConsumeQueue and are rebuilt from the log after a crash).
   absl::Status Flush();
+
+  // ---- Consuming (consume queues, built in the background; see Dispatched()) ----
+  // Reads a queue from `queue_offset`, with RocketMQ's statuses and next offset. Non-OK only for
+  // invalid arguments.
+  absl::StatusOr<GetResult> Get(std::string_view topic, int32_t queue_id, int64_t queue_offset,
+                                const GetOptions& opts = {}) const;
+  // Min and max queue offsets (max = one past the newest readable message); 0 for unknown queues.
+  int64_t MinQueueOffset(std::string_view topic, int32_t queue_id) const;
+  int64_t MaxQueueOffset(std::string_view topic, int32_t queue_id) const;
+  // The first queue offset whose message was stored at or after `timestamp_ms` (max offset if
+  // none), by binary search. NotFound for an unknown queue.
+  absl::StatusOr<int64_t> SearchQueueOffset(std::string_view topic, int32_t queue_id,
+                                            int64_t timestamp_ms) const;
+  // Store time of the message at a queue offset.
+  absl::StatusOr<int64_t> QueueOffsetStoreTime(std::string_view topic, int32_t queue_id,
+                                               int64_t queue_offset) const;
+  // Blocks until the queue has a message at `queue_offset` or the timeout passes; true if it has.
+  // No polling: the dispatcher wakes waiters when it publishes new entries.
+  bool WaitForMessages(std::string_view topic, int32_t queue_id, int64_t queue_offset,
+                       std::chrono::milliseconds timeout) const;
+  // Replaces the arrival listener (null removes it).
+  void SetArrivalListener(ArrivalListener listener);
+  std::vector<QueueInfo> ListQueues() const;
+  // Commit-log offset up to which records are in their consume queues and the index.
+  int64_t DispatchedOffset() const;
+
+  // ---- Lookups ----
+  // Messages of `topic` whose KEYS contain `key` or whose UNIQ_KEY is `key`, stored within
+  // [begin_ms, end_ms], newest first, at most min(max, maxMsgsNumBatch).
+  absl::StatusOr<std::vector<RecordRef>> QueryByKey(std::string_view topic, std::string_view key,
+                                                    int max, int64_t begin_ms = 0,
+                                                    int64_t end_ms = INT64_MAX) const;
+  // The message named by a RocketMQ offset message id (store host + commit-log offset).
+  absl::StatusOr<RecordRef> LookupMessageId(std::string_view offset_msg_id) const;
+
+  // ---- Retention ----
+  // Runs one retention pass now; `manual` deletes expired segments whatever the hour.
+  absl::StatusOr<CleanReport> CleanExpiredFiles(bool manual = true);
 
   int64_t MinOffset() const;      // first readable byte
   int64_t MaxOffset() const;      // end of what readers can see
@@ -121,7 +223,10 @@ class Store {
 
  private:
   Store();
+  absl::Status OpenIndexLayer();
+  absl::Status CheckWritable() const;
   std::unique_ptr<CommitLog> log_;
+  std::unique_ptr<IndexLayer> idx_;
 };
 
 }  // namespace stele

@@ -11,8 +11,10 @@ namespace stele::engine {
 namespace {
 
 constexpr std::string_view kMagic = "STELECKP";
-constexpr uint32_t kVersion = 1;
-constexpr size_t kFixed = 76;
+// Version 1 (engine only) lacked the dispatch offset; it is still read (as "rebuild everything").
+constexpr uint32_t kVersion = 2;
+constexpr size_t kFixedV1 = 76;
+constexpr size_t kFixed = 84;
 constexpr size_t kMinFileSize = 4096;  // RocketMQ maps a 4 KiB page
 
 }  // namespace
@@ -40,6 +42,11 @@ void QueueOffsetTable::Observe(std::string_view topic, int32_t queue_id, int64_t
   if (queue_offset + 1 > next) next = queue_offset + 1;
 }
 
+bool QueueOffsetTable::Has(std::string_view topic, int32_t queue_id) const {
+  auto it = map_.find(topic);
+  return it != map_.end() && it->second.contains(queue_id);
+}
+
 size_t QueueOffsetTable::size() const {
   size_t n = 0;
   for (const auto& [_, q] : map_) n += q.size();
@@ -60,6 +67,7 @@ std::string EncodeCheckpoint(const CheckpointData& c) {
   StoreBe64(w + 56, static_cast<uint64_t>(c.safe_offset));
   StoreBe64(w + 64, static_cast<uint64_t>(c.min_offset));
   StoreBe32(w + 72, c.records_have_crc ? 1u : 0u);
+  StoreBe64(w + 76, static_cast<uint64_t>(c.dispatch_offset));
   c.queues.ForEach([&](const std::string& topic, int32_t qid, int64_t next) {
     char b[14];
     StoreBe16(b, static_cast<uint16_t>(topic.size()));
@@ -78,9 +86,12 @@ std::string EncodeCheckpoint(const CheckpointData& c) {
 
 absl::StatusOr<CheckpointData> DecodeCheckpoint(std::string_view b) {
   auto bad = [](std::string why) { return absl::DataLossError("checkpoint: " + why); };
-  if (b.size() < kFixed + 4) return bad("file too short");
+  if (b.size() < kFixedV1 + 4) return bad("file too short");
   if (b.substr(40, 8) != kMagic) return bad("no Stele checkpoint magic");
-  if (LoadBe32(b.data() + 48) != kVersion) return bad("unknown version");
+  const uint32_t version = LoadBe32(b.data() + 48);
+  if (version != 1 && version != kVersion) return bad("unknown version");
+  const size_t fixed = version == 1 ? kFixedV1 : kFixed;
+  if (b.size() < fixed + 4) return bad("file too short");
   uint32_t n = LoadBe32(b.data() + 52);
   CheckpointData c;
   c.physic_msg_timestamp = static_cast<int64_t>(LoadBe64(b.data()));
@@ -89,7 +100,8 @@ absl::StatusOr<CheckpointData> DecodeCheckpoint(std::string_view b) {
   c.safe_offset = static_cast<int64_t>(LoadBe64(b.data() + 56));
   c.min_offset = static_cast<int64_t>(LoadBe64(b.data() + 64));
   c.records_have_crc = (LoadBe32(b.data() + 72) & 1u) != 0;
-  size_t pos = kFixed;
+  c.dispatch_offset = version == 1 ? -1 : static_cast<int64_t>(LoadBe64(b.data() + 76));
+  size_t pos = fixed;
   for (uint32_t i = 0; i < n; ++i) {
     if (b.size() - pos < 2) return bad("truncated entry");
     size_t len = LoadBe16(b.data() + pos);
@@ -105,7 +117,8 @@ absl::StatusOr<CheckpointData> DecodeCheckpoint(std::string_view b) {
   }
   if (b.size() - pos < 4) return bad("missing CRC");
   if (LoadBe32(b.data() + pos) != Crc32(b.data(), pos)) return bad("CRC mismatch");
-  if (c.safe_offset < 0 || c.min_offset < 0 || c.min_offset > c.safe_offset) {
+  if (c.safe_offset < 0 || c.min_offset < 0 || c.min_offset > c.safe_offset ||
+      c.dispatch_offset > c.safe_offset) {
     return bad("offsets out of range");
   }
   return c;

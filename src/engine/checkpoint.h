@@ -5,12 +5,14 @@
 // reading it see sensible values. Stele's own part follows:
 //
 //   40  8  "STELECKP"
-//   48  4  version (1)
+//   48  4  version (2)
 //   52  4  entry count N
 //   56  8  safe offset S: every commit-log byte before S is durable and reflected in the table
 //   64  8  commit-log min offset
 //   72  4  flags: bit 0 = records after S carry the whole-record __CRC32# property
-//   76  .  N x { u16 topic length, topic, i32 queue id, i64 next queue offset }
+//   76  8  dispatch offset D <= S: every record before D is durably in its consume queue and the
+//          hash index (version 2; a version-1 file reads as D = -1, "rebuild from the start")
+//   84  .  N x { u16 topic length, topic, i32 queue id, i64 next queue offset }
 //    end  4  CRC-32 of every byte before it
 //
 // Recovery scans the commit log only from S, so the time it takes is bounded by what was appended
@@ -46,6 +48,7 @@ class QueueOffsetTable {
   int64_t Assign(std::string_view topic, int32_t queue_id, int64_t n = 1);
   // Records that `queue_offset` is taken (recovery): next becomes at least queue_offset + 1.
   void Observe(std::string_view topic, int32_t queue_id, int64_t queue_offset);
+  bool Has(std::string_view topic, int32_t queue_id) const;
   size_t size() const;
   template <typename F>
   void ForEach(F&& f) const {
@@ -66,6 +69,8 @@ struct CheckpointData {
   int64_t min_offset = 0;
   // Written by the run that appends after safe_offset: whether its records carry __CRC32#.
   bool records_have_crc = false;
+  // -1: unknown (the consume queues and the index must be rebuilt from the commit log's start).
+  int64_t dispatch_offset = -1;
   QueueOffsetTable queues;
 };
 

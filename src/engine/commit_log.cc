@@ -192,7 +192,7 @@ absl::Status CommitLog::ReserveLocked(Lock& l, std::span<PreparedRecord> recs, A
       Place(blank, sizeof blank);
       if (direct_) {
         written_ = seg_end;  // already in the page cache
-        visible_.store(written_, std::memory_order_release);
+        PublishVisibleLocked();
       } else {
         rolls_.push_back(Roll{reserved_ + static_cast<int64_t>(sizeof blank), seg_end});
       }
@@ -216,7 +216,7 @@ absl::Status CommitLog::ReserveLocked(Lock& l, std::span<PreparedRecord> recs, A
     last_store_ts_ = ts;
     if (direct_) {
       written_ = reserved_;
-      visible_.store(written_, std::memory_order_release);
+      PublishVisibleLocked();
     }
     return absl::OkStatus();
   }
@@ -334,7 +334,7 @@ void CommitLog::DoIoLocked(Lock& l, bool sync) {
       if (sync) flushed_ = written_;
       rolls_.pop_front();
     }
-    visible_.store(written_, std::memory_order_release);
+    PublishVisibleLocked();
     if (ring_waiters_ > 0) ring_cv_.notify_all();
   }
   if (st.ok() && sync && flushed_ < written_) {
@@ -369,7 +369,8 @@ void CommitLog::FlushLocked(Lock& l) {
 void CommitLog::CheckpointLocked(Lock& l) {
   engine::CheckpointData c;
   c.safe_offset = reserved_;
-  if (c.safe_offset == checkpointed_) {
+  c.dispatch_offset = std::min(dispatch_durable_.load(std::memory_order_acquire), c.safe_offset);
+  if (c.safe_offset == checkpointed_ && c.dispatch_offset == checkpointed_dispatch_) {
     last_checkpoint_ = Clock::now();
     return;
   }
@@ -386,6 +387,7 @@ void CommitLog::CheckpointLocked(Lock& l) {
   l.lock();
   if (st.ok()) {
     checkpointed_ = c.safe_offset;
+    checkpointed_dispatch_ = c.dispatch_offset;
     last_checkpoint_error_.clear();
   } else if (last_checkpoint_error_ != st.ToString()) {
     // Not fatal: the previous checkpoint stays valid and recovery just scans further.
@@ -574,7 +576,50 @@ int64_t CommitLog::NextQueueOffset(std::string_view topic, int32_t queue_id) con
   return queues_.Next(topic, queue_id);
 }
 
-absl::StatusOr<RecordRef> CommitLog::Read(int64_t offset) const {
+void CommitLog::PublishVisibleLocked() {
+  visible_.store(written_, std::memory_order_seq_cst);
+  if (on_visible_) on_visible_();
+}
+
+void CommitLog::SetVisibleHook(std::function<void()> hook) {
+  Lock l(mu_);
+  on_visible_ = std::move(hook);
+}
+
+void CommitLog::SetDispatchDurable(int64_t offset) {
+  dispatch_durable_.store(offset, std::memory_order_release);
+}
+
+absl::StatusOr<int64_t> CommitLog::SegmentFirstTimestamp(int64_t seg_start) const {
+  STELE_ASSIGN_OR_RETURN(RecordRef r, Read(seg_start, /*verify_crc=*/false));
+  if (r.offset >= seg_start + seg_size_) return absl::NotFoundError("segment holds no record");
+  return r.msg.store_timestamp;
+}
+
+std::vector<int64_t> CommitLog::SegmentStarts() const { return segs_->Starts(); }
+
+int64_t CommitLog::ActiveSegmentStart() const {
+  Lock l(mu_);
+  return reserved_ - reserved_ % seg_size_;
+}
+
+absl::StatusOr<int> CommitLog::DeleteSegmentsBefore(int64_t offset) {
+  Lock l(mu_);
+  if (!failed_.ok()) return FencedError();
+  // Never the segment being written, nor one the next append might still roll into.
+  offset = std::min(offset, reserved_ - reserved_ % seg_size_);
+  if (offset <= MinOffset()) return 0;
+  // The checkpoint must not point into a segment about to vanish: recovery would refuse it.
+  checkpointed_ = -1;
+  CheckpointLocked(l);
+  if (!last_checkpoint_error_.empty()) {
+    return absl::UnavailableError("cannot delete segments: " + last_checkpoint_error_);
+  }
+  l.unlock();
+  return segs_->DeleteBefore(offset);
+}
+
+absl::StatusOr<RecordRef> CommitLog::Read(int64_t offset, bool verify_crc) const {
   if (offset < MinOffset()) {
     return absl::OutOfRangeError("offset " + std::to_string(offset) + " is before the log start " +
                                  std::to_string(MinOffset()));
@@ -592,7 +637,7 @@ absl::StatusOr<RecordRef> CommitLog::Read(int64_t offset) const {
     const char* p = seg->map->data() + (offset - seg->start);
     RecordRef ref;
     std::string why;
-    switch (engine::DecodeRecord(p, avail, /*check_crc=*/true, &ref.msg, &why)) {
+    switch (engine::DecodeRecord(p, avail, verify_crc, &ref.msg, &why)) {
       case engine::DecodeResult::kBlank:
         offset = seg->end();
         continue;

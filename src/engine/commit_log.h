@@ -25,6 +25,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -47,16 +48,40 @@ class CommitLog {
   absl::StatusOr<AppendResult> Append(const Message& m);
   absl::StatusOr<std::vector<AppendResult>> AppendBatch(std::span<const Message> msgs);
   void AppendAsync(const Message& m, Store::AppendCallback done);
-  absl::StatusOr<RecordRef> Read(int64_t offset) const;
+  // Without `verify_crc` only the record's framing is checked (what consumers and the dispatcher
+  // need: the bytes were checked when recovered or were written by this process).
+  absl::StatusOr<RecordRef> Read(int64_t offset, bool verify_crc = true) const;
   absl::StatusOr<std::string> ReadBytes(int64_t offset, int32_t size) const;
   absl::Status Flush();
 
   int64_t MinOffset() const;
-  int64_t MaxOffset() const { return visible_.load(std::memory_order_acquire); }
+  // seq_cst: the dispatcher's sleep/wake handshake relies on it (a plain load on x86).
+  int64_t MaxOffset() const { return visible_.load(std::memory_order_seq_cst); }
   int64_t FlushedOffset() const;
   int64_t NextQueueOffset(std::string_view topic, int32_t queue_id) const;
   const RecoveryReport& report() const { return report_; }
+
+  // Hooks for what is built from the log (src/index). `hook` runs whenever the visible end
+  // advances, on the thread that advanced it and under the log's lock: it must only wake someone.
+  // Set it before the first append.
+  void SetVisibleHook(std::function<void()> hook);
+  // Everything before `offset` is durably in the consume queues and index; the next checkpoint
+  // records it (capped at its safe offset).
+  void SetDispatchDurable(int64_t offset);
+  // The dispatch offset the checkpoint found at open (clamped to the recovered log), or -1.
+  int64_t RecoveredDispatchOffset() const { return recovered_dispatch_; }
+
+  // Retention support.
+  std::vector<int64_t> SegmentStarts() const;
+  int64_t ActiveSegmentStart() const;
+  int64_t segment_size() const { return seg_size_; }
+  // Store timestamp of the first record in the segment starting at `seg_start`.
+  absl::StatusOr<int64_t> SegmentFirstTimestamp(int64_t seg_start) const;
+  // Deletes whole segments ending at or before `offset`, never the active one. Returns how many.
+  absl::StatusOr<int> DeleteSegmentsBefore(int64_t offset);
   const StoreOptions& options() const { return opts_; }
+  FileSystem* file_system() const { return fs_.get(); }
+  const std::string& dir() const { return segs_->dir(); }
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -110,6 +135,7 @@ class CommitLog {
   // Places `n` bytes at reserved_: into the segment mapping (direct) or the staging ring.
   void Place(const char* p, size_t n);
   size_t RingFree() const { return ring_size_ - (ring_in_ - ring_out_); }
+  void PublishVisibleLocked();
   void BackgroundLoop();
   void WatcherLoop();
 
@@ -148,6 +174,10 @@ class CommitLog {
   std::deque<Pending> pending_;
   std::deque<Waiter*> waiters_;
   int64_t checkpointed_ = -1;
+  int64_t checkpointed_dispatch_ = -1;
+  std::atomic<int64_t> dispatch_durable_{-1};
+  int64_t recovered_dispatch_ = -1;
+  std::function<void()> on_visible_;
   Clock::time_point last_flush_;
   Clock::time_point last_thorough_flush_;
   Clock::time_point last_checkpoint_;

@@ -61,6 +61,25 @@ absl::Status ParseEnum(std::string_view key, std::string_view v,
 
 }  // namespace
 
+absl::StatusOr<std::vector<int>> ParseDeleteWhen(std::string_view spec) {
+  std::vector<int> hours;
+  std::string_view rest = spec;
+  while (true) {
+    size_t semi = rest.find(';');
+    std::string_view part = Strip(rest.substr(0, semi));
+    int h = -1;
+    auto [p, ec] = std::from_chars(part.data(), part.data() + part.size(), h);
+    if (part.empty() || ec != std::errc() || p != part.data() + part.size() || h < 0 || h > 23) {
+      return absl::InvalidArgumentError(
+          fmt::format("deleteWhen: '{}' is not a list of hours 0..23 separated by ';'", spec));
+    }
+    hours.push_back(h);
+    if (semi == std::string_view::npos) break;
+    rest = rest.substr(semi + 1);
+  }
+  return hours;
+}
+
 absl::Status StoreOptions::SetOption(std::string_view key, std::string_view value) {
   std::string_view v = Strip(value);
   if (key == "storePathRootDir") {
@@ -101,6 +120,34 @@ absl::Status StoreOptions::SetOption(std::string_view key, std::string_view valu
   } else if (key == "commitLogWriteMode") {
     return ParseEnum(key, v, {{"write", WriteMode::kWrite}, {"mmap", WriteMode::kMmap}},
                      &write_mode);
+  } else if (key == "mappedFileSizeConsumeQueue" || key == "mapedFileSizeConsumeQueue") {
+    return ParseInt(key, v, &mapped_file_size_consume_queue);
+  } else if (key == "flushIntervalConsumeQueue") {
+    return ParseInt(key, v, &flush_interval_consume_queue_ms);
+  } else if (key == "messageIndexEnable") {
+    return ParseBool(key, v, &message_index_enable);
+  } else if (key == "maxHashSlotNum") {
+    return ParseInt(key, v, &max_hash_slot_num);
+  } else if (key == "maxIndexNum") {
+    return ParseInt(key, v, &max_index_num);
+  } else if (key == "maxMsgsNumBatch") {
+    return ParseInt(key, v, &max_msgs_num_batch);
+  } else if (key == "fileReservedTime") {
+    return ParseInt(key, v, &file_reserved_time_hours);
+  } else if (key == "deleteWhen") {
+    delete_when = std::string(v);
+  } else if (key == "diskMaxUsedSpaceRatio") {
+    return ParseInt(key, v, &disk_max_used_space_ratio);
+  } else if (key == "diskSpaceCleanForciblyRatio") {
+    return ParseInt(key, v, &disk_space_clean_forcibly_ratio);
+  } else if (key == "diskSpaceWarningLevelRatio") {
+    return ParseInt(key, v, &disk_space_warning_level_ratio);
+  } else if (key == "cleanFileForciblyEnable") {
+    return ParseBool(key, v, &clean_file_forcibly_enable);
+  } else if (key == "cleanResourceInterval") {
+    return ParseInt(key, v, &clean_resource_interval_ms);
+  } else if (key == "deleteFileBatchMax") {
+    return ParseInt(key, v, &delete_file_batch_max);
   } else if (key == "storeHost") {
     store_host = std::string(v);
   } else {
@@ -131,6 +178,30 @@ absl::Status StoreOptions::Validate() const {
   if (write_buffer_size < min_ring) {
     return bad("writeBufferSize must be at least 2 x (maxMessageSize + 64 KiB) = ", min_ring);
   }
+  if (mapped_file_size_consume_queue < 20 || mapped_file_size_consume_queue > (1ull << 31)) {
+    return bad("mappedFileSizeConsumeQueue must be between 20 bytes and 2 GiB, got ",
+               mapped_file_size_consume_queue);
+  }
+  if (flush_interval_consume_queue_ms <= 0 || clean_resource_interval_ms <= 0) {
+    return bad("flushIntervalConsumeQueue and cleanResourceInterval must be positive", "");
+  }
+  if (max_hash_slot_num == 0 || max_index_num < 2 || max_hash_slot_num > 100000000 ||
+      max_index_num > 100000000) {
+    return bad("maxHashSlotNum must be 1..1e8 and maxIndexNum 2..1e8", "");
+  }
+  if (max_msgs_num_batch <= 0)
+    return bad("maxMsgsNumBatch must be positive, got ", max_msgs_num_batch);
+  if (file_reserved_time_hours < 0) {
+    return bad("fileReservedTime must not be negative, got ", file_reserved_time_hours);
+  }
+  for (int r : {disk_max_used_space_ratio, disk_space_clean_forcibly_ratio,
+                disk_space_warning_level_ratio}) {
+    if (r < 1 || r > 100) return bad("disk space ratios are percentages (1..100), got ", r);
+  }
+  if (delete_file_batch_max <= 0) {
+    return bad("deleteFileBatchMax must be positive, got ", delete_file_batch_max);
+  }
+  if (auto hours = ParseDeleteWhen(delete_when); !hours.ok()) return hours.status();
   if (auto h = HostAddress::Parse(store_host); !h.ok()) {
     return bad("storeHost: ", std::string(h.status().message()));
   }

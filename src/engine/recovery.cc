@@ -106,7 +106,10 @@ absl::Status CommitLog::Recover() {
     const int32_t tx = v.sys_flag & sysflag::kTransactionMask;
     if (tx == sysflag::kTransactionNotType || tx == sysflag::kTransactionCommitType) {
       const int64_t expect = queues_.Next(v.topic, v.queue_id);
-      if (v.queue_offset != expect) {
+      // Without a checkpoint, a log whose oldest segments were deleted by retention starts each
+      // queue wherever its oldest surviving record is.
+      const bool first_seen = !report_.checkpoint_used && !queues_.Has(v.topic, v.queue_id);
+      if (v.queue_offset != expect && !first_seen) {
         why = "queue offset " + std::to_string(v.queue_offset) + " of " + std::string(v.topic) +
               "/" + std::to_string(v.queue_id) + " out of sequence (expected " +
               std::to_string(expect) + ")";
@@ -135,6 +138,11 @@ absl::Status CommitLog::Recover() {
   STELE_RETURN_IF_ERROR(SyncRange(start, end));
   reserved_ = written_ = flushed_ = end;
   visible_.store(end, std::memory_order_release);
+  // What was built from the log up to the checkpoint's dispatch offset is durable; later records
+  // are dispatched again. (The log never recovers to less than the checkpoint's safe offset.)
+  recovered_dispatch_ =
+      ckp.ok() && ckp->dispatch_offset >= 0 ? std::min(ckp->dispatch_offset, end) : -1;
+  dispatch_durable_.store(recovered_dispatch_, std::memory_order_release);
   report_.end_offset = end;
   report_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (first == nullptr && !ckp.ok()) {

@@ -15,6 +15,8 @@ namespace {
 constexpr std::string_view kTmpSuffix = ".tmp";
 constexpr auto kAllocateWait = std::chrono::seconds(5);
 
+}  // namespace
+
 bool ParseSegmentName(std::string_view name, int64_t* start) {
   if (name.size() != 20) return false;
   for (char c : name) {
@@ -23,8 +25,6 @@ bool ParseSegmentName(std::string_view name, int64_t* start) {
   auto [p, ec] = std::from_chars(name.data(), name.data() + 20, *start);
   return ec == std::errc() && p == name.data() + 20;
 }
-
-}  // namespace
 
 std::string SegmentName(int64_t start) {
   char buf[32];
@@ -266,6 +266,31 @@ absl::Status SegmentSet::DeleteFrom(int64_t start) {
   for (auto& s : doomed) STELE_RETURN_IF_ERROR(fs_->Delete(s->path));
   if (!doomed.empty()) STELE_RETURN_IF_ERROR(fs_->SyncDir(dir_));
   return absl::OkStatus();
+}
+
+absl::StatusOr<int> SegmentSet::DeleteBefore(int64_t offset) {
+  std::vector<std::shared_ptr<Segment>> doomed;
+  {
+    std::unique_lock<std::shared_mutex> l(mu_);
+    for (auto it = segs_.begin(); it != segs_.end() && it->second->end() <= offset;) {
+      doomed.push_back(it->second);
+      it = segs_.erase(it);
+    }
+  }
+  for (auto& s : doomed) {
+    log::Info("retention: deleting commit-log segment {}", s->path);
+    STELE_RETURN_IF_ERROR(fs_->Delete(s->path));
+  }
+  if (!doomed.empty()) STELE_RETURN_IF_ERROR(fs_->SyncDir(dir_));
+  return static_cast<int>(doomed.size());
+}
+
+std::vector<int64_t> SegmentSet::Starts() const {
+  std::shared_lock<std::shared_mutex> l(mu_);
+  std::vector<int64_t> out;
+  out.reserve(segs_.size());
+  for (const auto& [start, _] : segs_) out.push_back(start);
+  return out;
 }
 
 }  // namespace stele::engine

@@ -15,6 +15,7 @@
 #include <shared_mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "stele/file_system.h"
@@ -32,6 +33,8 @@ struct Segment {
 };
 
 std::string SegmentName(int64_t start);
+// Parses a 20-digit zero-padded name (segments, consume-queue files).
+bool ParseSegmentName(std::string_view name, int64_t* start);
 
 class SegmentSet {
  public:
@@ -55,6 +58,10 @@ class SegmentSet {
   absl::StatusOr<std::shared_ptr<Segment>> GetOrCreate(int64_t start);
   // Deletes every segment whose start is >= `start` (recovery's truncation of a dirty tail).
   absl::Status DeleteFrom(int64_t start);
+  // Deletes every segment that ends at or before `offset` (retention). Returns how many. Readers
+  // holding a segment keep its mapping until they drop it.
+  absl::StatusOr<int> DeleteBefore(int64_t offset);
+  std::vector<int64_t> Starts() const;
   uint64_t segment_size() const { return size_; }
   const std::string& dir() const { return dir_; }
 

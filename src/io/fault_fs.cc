@@ -316,24 +316,33 @@ absl::StatusOr<std::unique_ptr<FileLock>> FaultInjectionFS::Lock(const std::stri
   return base_->Lock(path);
 }
 
+absl::Status FaultInjectionFS::RemoveTree(const std::string& path) {
+  auto children = base_->List(path);
+  if (children.ok()) {  // a directory
+    for (const std::string& c : *children) STELE_RETURN_IF_ERROR(RemoveTree(path + "/" + c));
+    durable_dirs_.erase(path);
+  }
+  auto st = base_->Delete(path);
+  if (!st.ok() && !absl::IsNotFound(st)) return st;
+  files_.erase(path);
+  return absl::OkStatus();
+}
+
 absl::Status FaultInjectionFS::PowerLoss(LossPolicy policy) {
   std::lock_guard<std::mutex> l(mu_);
   // 1. Directory entries: drop names that were never made durable, restore durable ones that were
   //    deleted or renamed over.
+  std::vector<std::string> doomed;
   for (auto& [dir, durable] : durable_dirs_) {
-    STELE_ASSIGN_OR_RETURN(auto names, base_->List(dir));
-    for (const std::string& n : names) {
+    auto names = base_->List(dir);
+    if (!names.ok()) continue;  // itself inside a directory that vanished
+    for (const std::string& n : *names) {
       std::string p = dir + "/" + n;
-      if (!durable.count(n)) {
-        auto isdir = base_->FileSize(p);
-        if (!isdir.ok()) continue;
-        if (!deleted_images_.count(p)) {
-          STELE_RETURN_IF_ERROR(base_->Delete(p));
-          files_.erase(p);
-        }
-      }
+      if (!durable.count(n) && !deleted_images_.count(p)) doomed.push_back(std::move(p));
     }
   }
+  // A directory whose entry never became durable vanishes with everything in it.
+  for (const std::string& p : doomed) STELE_RETURN_IF_ERROR(RemoveTree(p));
   for (const auto& [p, img] : deleted_images_) {
     if (!durable_dirs_[ParentDir(p)].count(BaseName(p))) continue;
     STELE_ASSIGN_OR_RETURN(auto f, base_->Open(p, OpenOptions{.create = true, .truncate = true}));
@@ -355,6 +364,19 @@ absl::Status FaultInjectionFS::PowerLoss(LossPolicy policy) {
     st->undo.clear();
   }
   return absl::OkStatus();
+}
+
+void FaultInjectionFS::SetSpaceUsedRatio(double r) {
+  std::lock_guard<std::mutex> l(mu_);
+  space_used_ratio_ = r;
+}
+
+absl::StatusOr<double> FaultInjectionFS::SpaceUsedRatio(const std::string& path) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (space_used_ratio_ >= 0) return space_used_ratio_;
+  }
+  return base_->SpaceUsedRatio(path);
 }
 
 }  // namespace stele::io

@@ -65,6 +65,9 @@ class FaultInjectionFS : public FileSystem {
   absl::StatusOr<bool> Exists(const std::string& path) override;
   absl::StatusOr<uint64_t> FileSize(const std::string& path) override;
   absl::StatusOr<std::unique_ptr<FileLock>> Lock(const std::string& path) override;
+  // Tests: report this disk usage instead of the base file system's (negative = the base's).
+  void SetSpaceUsedRatio(double r);
+  absl::StatusOr<double> SpaceUsedRatio(const std::string& path) override;
   std::string Name() const override { return "fault(" + base_->Name() + ")"; }
 
  private:
@@ -85,6 +88,7 @@ class FaultInjectionFS : public FileSystem {
   void TrackDir(const std::string& dir);                              // holds mu_
   std::shared_ptr<FaultFileState> StateFor(const std::string& path);  // holds mu_
   absl::StatusOr<std::string> DurableImage(const std::string& path, FaultFileState& st);
+  absl::Status RemoveTree(const std::string& path);  // holds mu_
   absl::Status SaveUndo(FaultFileState& st, File& f, uint64_t off, uint64_t len);
 
   std::shared_ptr<FileSystem> base_;
@@ -95,6 +99,7 @@ class FaultInjectionFS : public FileSystem {
   Rule rules_[kFaultOpCount];
   uint64_t counts_[kFaultOpCount] = {};
   uint64_t injected_ = 0;
+  double space_used_ratio_ = -1;
   std::map<std::string, std::shared_ptr<FaultFileState>> files_;
   std::map<std::string, std::set<std::string>> durable_dirs_;  // dir -> durable entry names
   std::map<std::string, std::string> deleted_images_;          // path -> durable content

@@ -157,8 +157,21 @@ class MemFileSystem : public FileSystem {
 
   absl::Status Delete(const std::string& path) override {
     std::lock_guard<std::mutex> l(*mu_);
-    if (files_.erase(path) == 0) return absl::NotFoundError("unlink " + path);
-    return absl::OkStatus();
+    if (files_.erase(path) > 0) return absl::OkStatus();
+    if (dirs_.count(path)) {
+      const std::string prefix = path + "/";
+      for (const auto& f : files_) {
+        if (f.first.starts_with(prefix))
+          return absl::FailedPreconditionError("rmdir " + path + ": not empty");
+      }
+      for (const auto& d : dirs_) {
+        if (d.starts_with(prefix))
+          return absl::FailedPreconditionError("rmdir " + path + ": not empty");
+      }
+      dirs_.erase(path);
+      return absl::OkStatus();
+    }
+    return absl::NotFoundError("unlink " + path);
   }
 
   absl::Status Rename(const std::string& from, const std::string& to) override {

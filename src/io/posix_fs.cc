@@ -5,6 +5,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -147,8 +148,12 @@ absl::StatusOr<std::unique_ptr<File>> PosixFileSystem::Open(const std::string& p
 }
 
 absl::Status PosixFileSystem::Delete(const std::string& path) {
-  if (unlink(path.c_str()) != 0) return ErrnoStatus(errno, "unlink " + path);
-  return absl::OkStatus();
+  if (unlink(path.c_str()) == 0) return absl::OkStatus();
+  if (errno == EISDIR || errno == EPERM) {
+    if (rmdir(path.c_str()) == 0) return absl::OkStatus();
+    return ErrnoStatus(errno, "rmdir " + path);
+  }
+  return ErrnoStatus(errno, "unlink " + path);
 }
 
 absl::Status PosixFileSystem::Rename(const std::string& from, const std::string& to) {
@@ -201,6 +206,16 @@ absl::StatusOr<bool> PosixFileSystem::Exists(const std::string& path) {
   if (stat(path.c_str(), &st) == 0) return true;
   if (errno == ENOENT) return false;
   return ErrnoStatus(errno, "stat " + path);
+}
+
+absl::StatusOr<double> PosixFileSystem::SpaceUsedRatio(const std::string& path) {
+  struct statvfs sv;
+  if (statvfs(path.c_str(), &sv) != 0) return ErrnoStatus(errno, "statvfs " + path);
+  if (sv.f_blocks == 0) return 0.0;
+  // As df computes it: space usable by unprivileged users is used + available.
+  const double used = static_cast<double>(sv.f_blocks - sv.f_bfree);
+  const double total = used + static_cast<double>(sv.f_bavail);
+  return total > 0 ? used / total : 0.0;
 }
 
 absl::StatusOr<uint64_t> PosixFileSystem::FileSize(const std::string& path) {

@@ -44,6 +44,7 @@ class PosixFileSystem : public FileSystem {
   absl::StatusOr<bool> Exists(const std::string& path) override;
   absl::StatusOr<uint64_t> FileSize(const std::string& path) override;
   absl::StatusOr<std::unique_ptr<FileLock>> Lock(const std::string& path) override;
+  absl::StatusOr<double> SpaceUsedRatio(const std::string& path) override;
   std::string Name() const override { return "posix"; }
 
  protected:
