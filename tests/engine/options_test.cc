@@ -49,5 +49,36 @@ TEST(StoreOptions, ValidateChecksRanges) {
   EXPECT_FALSE(o.Validate().ok());
 }
 
+TEST(StoreOptions, IndexAndRetentionKeys) {
+  StoreOptions o;
+  o.store_path_root_dir = "/tmp/x";
+  ASSERT_TRUE(o.SetOption("mappedFileSizeConsumeQueue", "6000000").ok());
+  EXPECT_EQ(o.mapped_file_size_consume_queue, 6000000u);
+  ASSERT_TRUE(o.SetOption("messageIndexEnable", "false").ok());
+  EXPECT_FALSE(o.message_index_enable);
+  ASSERT_TRUE(o.SetOption("maxHashSlotNum", "1000").ok());
+  ASSERT_TRUE(o.SetOption("maxIndexNum", "4000").ok());
+  ASSERT_TRUE(o.SetOption("fileReservedTime", "48").ok());
+  EXPECT_EQ(o.file_reserved_time_hours, 48);
+  ASSERT_TRUE(o.SetOption("deleteWhen", "04;10").ok());
+  ASSERT_TRUE(o.SetOption("diskMaxUsedSpaceRatio", "80").ok());
+  EXPECT_EQ(o.disk_max_used_space_ratio, 80);
+  EXPECT_TRUE(o.Validate().ok());
+  EXPECT_EQ(*ParseDeleteWhen("04;10"), (std::vector<int>{4, 10}));
+  o.delete_when = "25";
+  absl::Status st = o.Validate();
+  EXPECT_TRUE(absl::IsInvalidArgument(st));
+  EXPECT_NE(st.message().find("deleteWhen"), std::string_view::npos) << st;
+  o.delete_when = "04;";
+  EXPECT_FALSE(o.Validate().ok());
+  o.delete_when = "4";
+  o.disk_max_used_space_ratio = 0;
+  EXPECT_FALSE(o.Validate().ok());
+  o.disk_max_used_space_ratio = 75;
+  o.max_index_num = 1;
+  EXPECT_FALSE(o.Validate().ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(o.SetOption("fileReservedTime", "3d")));
+}
+
 }  // namespace
 }  // namespace stele

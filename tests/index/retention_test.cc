@@ -70,6 +70,7 @@ class RetentionTest : public ::testing::Test {
       ++appended_;
     }
     EXPECT_TRUE(s->WaitForMessages("R", 0, appended_ - 1, std::chrono::seconds(10)));
+    EXPECT_TRUE(s->Flush().ok());  // retention never deletes what is not yet durable
     return appended_;
   }
 
