@@ -97,6 +97,12 @@ absl::Status ConsumeQueue::Load() {
   for (size_t i = 0; i < starts.size(); ++i) {
     const std::string path = dir_ + "/" + engine::SegmentName(starts[i]);
     STELE_ASSIGN_OR_RETURN(uint64_t size, fs_->FileSize(path));
+    if (size == 0 && i + 1 == starts.size()) {
+      // A crash between creating the file and sizing it: nothing in it was ever durable.
+      log::Warn("consume queue {}: removing empty last file {}", dir_, path);
+      STELE_RETURN_IF_ERROR(fs_->Delete(path));
+      break;
+    }
     if (size != static_cast<uint64_t>(file_size_)) {
       return absl::FailedPreconditionError(fmt::format(
           "consume-queue file {} has {} bytes, expected {} (mappedFileSizeConsumeQueue changed?)",
@@ -286,9 +292,11 @@ absl::Status ConsumeQueue::Sync() {
 absl::StatusOr<int64_t> ConsumeQueue::TruncateFrom(int64_t phy_offset) {
   const int64_t old_max = MaxOffset();
   int64_t max = old_max;
+  // Walks back over entries at or past the offset and over invalid (zero) ones: after a power
+  // loss, unsynced pages of the tail may be holes between valid-looking entries.
   while (max > MinOffset()) {
     auto e = Get(max - 1);
-    if (!e || e->is_blank() || e->phy_offset < phy_offset) break;
+    if (!e || e->is_blank() || (Valid(*e) && e->phy_offset < phy_offset)) break;
     --max;
   }
   if (max == old_max) return 0;

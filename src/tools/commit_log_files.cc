@@ -1,25 +1,16 @@
 #include "tools/commit_log_files.h"
 
 #include <algorithm>
-#include <charconv>
 #include <map>
 #include <string_view>
 
 #include <fmt/format.h>
 #include "common/status.h"
+#include "engine/record.h"
 #include "engine/segments.h"
 
 namespace stele::tools {
 namespace {
-
-bool ParseSegmentName(std::string_view name, int64_t* start) {
-  if (name.size() != 20) return false;
-  for (char c : name) {
-    if (c < '0' || c > '9') return false;
-  }
-  auto [p, ec] = std::from_chars(name.data(), name.data() + name.size(), *start);
-  return ec == std::errc() && p == name.data() + name.size();
-}
 
 uint64_t DetectSegmentSize(const std::vector<SegmentFile>& segs) {
   std::map<uint64_t, size_t> counts;
@@ -53,7 +44,7 @@ absl::StatusOr<CommitLogFiles> ListCommitLog(FileSystem* fs, const std::string& 
   std::sort(names.begin(), names.end());
   for (const std::string& n : names) {
     int64_t start = 0;
-    if (!ParseSegmentName(n, &start)) {
+    if (!engine::ParseSegmentName(n, &start)) {
       out.notes.push_back(
           n.ends_with(".tmp")
               ? fmt::format("ignoring {}: a segment being prepared (or left by a crash)", n)
@@ -111,6 +102,45 @@ absl::StatusOr<std::shared_ptr<const MappedRegion>> MapSegment(FileSystem* fs,
   STELE_ASSIGN_OR_RETURN(auto file, fs->Open(seg.path, OpenOptions{.read_only = true}));
   // The mapping outlives the file handle (see MappedRegion).
   return file->Map(seg.size);
+}
+
+bool RecordLookup::At(int64_t offset, MessageView* v, std::string* why) {
+  if (offset < files_->start()) {
+    *why = fmt::format("before the start of the log at {}", files_->start());
+    return false;
+  }
+  if (offset >= log_end_) {
+    *why = fmt::format("past the end of the log at {}", log_end_);
+    return false;
+  }
+  const SegmentFile* seg = files_->Find(offset);
+  if (seg == nullptr) {
+    *why = "where no segment file is";
+    return false;
+  }
+  std::shared_ptr<const MappedRegion> map;
+  for (const auto& [s, m] : maps_) {
+    if (s == seg) map = m;
+  }
+  if (map == nullptr) {
+    auto m = MapSegment(fs_, *seg);
+    if (!m.ok()) {
+      *why = fmt::format("whose segment is unreadable: {}", m.status().ToString());
+      return false;
+    }
+    map = *m;
+    if (maps_.size() >= kMaxMapped) maps_.erase(maps_.begin());
+    maps_.emplace_back(seg, map);
+  }
+  const auto res =
+      engine::DecodeRecord(map->data() + (offset - seg->start),
+                           static_cast<size_t>(seg->end() - offset), false, v, nullptr);
+  // PHYSICALOFFSET pins a record to its position: bytes inside a body that happen to decode
+  // cannot pass for a record there.
+  if (res == engine::DecodeResult::kOk && v->physical_offset == offset) return true;
+  *why = res == engine::DecodeResult::kEmpty ? "past the end of the log (zeros there)"
+                                             : "where no record starts";
+  return false;
 }
 
 }  // namespace stele::tools

@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "stele/file_system.h"
+#include "stele/message.h"
 
 namespace stele::tools {
 
@@ -48,5 +49,27 @@ absl::StatusOr<CommitLogFiles> ListCommitLog(FileSystem* fs, const std::string& 
 // Maps a whole segment read-only.
 absl::StatusOr<std::shared_ptr<const MappedRegion>> MapSegment(FileSystem* fs,
                                                                const SegmentFile& seg);
+
+// Decodes records at arbitrary commit-log offsets (the ones consume-queue entries name), keeping
+// the few segments last used mapped. `files` must outlive it.
+class RecordLookup {
+ public:
+  // `log_end`: where the log ends (the files' end if not known).
+  RecordLookup(FileSystem* fs, const CommitLogFiles* files, int64_t log_end)
+      : fs_(fs), files_(files), log_end_(log_end) {}
+  void set_log_end(int64_t end) { log_end_ = end; }
+  // Decodes the record starting at `offset` into *v (views into the mapping, valid until the next
+  // call). Otherwise false, and *why says what is there instead ("past the end of the log at N",
+  // "where no record starts", ...). The CRC is not checked.
+  bool At(int64_t offset, MessageView* v, std::string* why);
+  void Release() { maps_.clear(); }
+
+ private:
+  static constexpr size_t kMaxMapped = 4;
+  FileSystem* fs_;
+  const CommitLogFiles* files_;
+  int64_t log_end_;
+  std::vector<std::pair<const SegmentFile*, std::shared_ptr<const MappedRegion>>> maps_;
+};
 
 }  // namespace stele::tools

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include "engine/record.h"
 #include "tools/commit_log_files.h"
+#include "tools/queue_files.h"
 #include "tools/text.h"
 
 namespace stele::tools {
@@ -74,6 +75,81 @@ bool IsRecordStart(const char* base, const SegmentFile& seg, int64_t pos, std::s
   return false;
 }
 
+// `mqstore dump --queue`: one line per entry, with a summary of the record it points at.
+int DumpQueue(FileSystem* fs, const DumpOptions& opts, const CommitLogFiles& log, std::FILE* out) {
+  auto cq = ListConsumeQueues(fs, opts.root + "/consumequeue", opts.cq_file_size);
+  if (!cq.ok()) {
+    fmt::print(out, "error: {}\n", cq.status().ToString());
+    return 1;
+  }
+  const std::string name = fmt::format("{}/{}", Escape(*opts.queue_topic), opts.queue_id);
+  const QueueDir* q = nullptr;
+  for (const QueueDir& d : cq->queues) {
+    if (d.topic == *opts.queue_topic && d.queue_id == opts.queue_id) q = &d;
+  }
+  if (q == nullptr || q->files.empty()) {
+    fmt::print(out, "error: no consume-queue files for {} in {}\n", name, cq->dir);
+    return 1;
+  }
+  const int64_t unit = index::kCqUnitSize;
+  const int64_t first = q->files.front().start / unit;
+  int64_t qo = opts.from.value_or(first);
+  if (qo < first) {
+    fmt::print(out, "note: queue offsets before {} have no file (deleted by retention)\n", first);
+    qo = first;
+  }
+  fmt::print(out, "consume queue {}: {} files of {} bytes, the first at queue offset {}\n", name,
+             q->files.size(), cq->file_size, first);
+  QueueReader reader(fs, q, cq->file_size);
+  RecordLookup records(fs, &log, log.end());
+  int rc = 0;
+  for (uint64_t printed = 0; printed < opts.count; ++printed, ++qo) {
+    index::CqEntry e;
+    switch (reader.Read(qo, &e)) {
+      case QueueReader::Result::kOk:
+        break;
+      case QueueReader::Result::kIoError:
+        fmt::print(out, "error: {}\n", reader.error());
+        return 1;
+      default:
+        fmt::print(out, "end of the consume-queue files at queue offset {}\n", qo);
+        return rc;
+    }
+    if (IsZeroEntry(e)) {
+      fmt::print(out, "end of the queue at queue offset {} (zero entry)\n", qo);
+      return rc;
+    }
+    if (e.is_blank()) {
+      fmt::print(out, "queueOffset={} pre-blank (readers skip it)\n", qo);
+      continue;
+    }
+    fmt::print(out, "queueOffset={} offset={} size={} tagsCode={}", qo, e.phy_offset, e.size,
+               e.tags_code);
+    MessageView v;
+    std::string why;
+    if (!records.At(e.phy_offset, &v, &why)) {
+      if (e.phy_offset >= 0 && e.phy_offset < log.start()) {
+        fmt::print(out, " (record deleted: {})\n", why);
+      } else {
+        fmt::print(out, "\n  problem: {}\n", why);
+        rc = 1;
+      }
+      continue;
+    }
+    const std::string_view tags = v.Property(kPropertyTags).value_or("");
+    const std::string_view keys = v.Property(kPropertyKeys).value_or("");
+    fmt::print(out, " -> storeTimestamp={} ({}) tags=\"{}\" keys=\"{}\" msgId={}\n",
+               v.store_timestamp, IsoTime(v.store_timestamp), Escape(tags), Escape(keys),
+               v.OffsetMsgId());
+    if (std::string m = EntryMismatch(*opts.queue_topic, opts.queue_id, qo, e, v); !m.empty()) {
+      fmt::print(out, "  problem: {}\n", m);
+      rc = 1;
+    }
+  }
+  fmt::print(out, "next queue offset {} (--from {} to continue)\n", qo, qo);
+  return rc;
+}
+
 }  // namespace
 
 int RunDump(FileSystem* fs, const DumpOptions& opts, std::FILE* out) {
@@ -89,6 +165,7 @@ int RunDump(FileSystem* fs, const DumpOptions& opts, std::FILE* out) {
   if (files.problem) {
     fmt::print(out, "warning: at offset {}: {}\n", files.problem->offset, files.problem->reason);
   }
+  if (opts.queue_topic) return DumpQueue(fs, opts, files, out);
   int64_t pos = opts.offset.value_or(files.start());
   const SegmentFile* seg = files.Find(pos);
   if (seg == nullptr) {

@@ -1,12 +1,14 @@
 // mqstore: inspects a Stele (RocketMQ-format) store without modifying it.
 //
-//   mqstore verify DIR [--commitlog-dir D] [--segment-size N]
+//   mqstore verify DIR [-v] [--commitlog-dir D] [--segment-size N] [--cq-file-size N]
 //   mqstore dump DIR [--offset N] [--count K] [--body-bytes B] [--commitlog-dir D] [--segment-size
 //   N]
+//   mqstore dump DIR --queue TOPIC/QID [--from N] [--count K] [--cq-file-size N]
 //
 // It never opens the store through the engine (which takes the lock and writes files): it lists
-// and maps the commit-log segments read-only, so it is safe to run while a broker has the store
-// open. Exit status: 0 clean, 1 a problem was found (or an I/O error), 2 bad usage.
+// and maps the commit-log segments and consume-queue files read-only, so it is safe to run while a
+// broker has the store open. Exit status: 0 clean, 1 a problem was found (or an I/O error), 2 bad
+// usage.
 #include <cstdio>
 #include <cstring>
 #include <limits>
@@ -31,9 +33,10 @@ constexpr std::string_view kUsage =
     "has the store open).\n"
     "\n"
     "Usage:\n"
-    "  mqstore verify DIR [--commitlog-dir D] [--segment-size N]\n"
+    "  mqstore verify DIR [-v] [--commitlog-dir D] [--segment-size N] [--cq-file-size N]\n"
     "  mqstore dump DIR [--offset N] [--count K] [--body-bytes B] [--commitlog-dir D]\n"
     "               [--segment-size N]\n"
+    "  mqstore dump DIR --queue TOPIC/QID [--from N] [--count K] [--cq-file-size N]\n"
     "  mqstore help [COMMAND]      (or: mqstore COMMAND --help)\n"
     "\n"
     "DIR is the store root (storePathRootDir); the commit log is DIR/commitlog unless\n"
@@ -42,11 +45,13 @@ constexpr std::string_view kUsage =
     "Exit status: 0 clean, 1 a problem was found (or an I/O error), 2 bad usage.\n";
 
 constexpr std::string_view kVerifyHelp =
-    "Usage: mqstore verify DIR [--commitlog-dir D] [--segment-size N]\n"
+    "Usage: mqstore verify DIR [-v] [--commitlog-dir D] [--segment-size N] [--cq-file-size N]\n"
     "\n"
     "Checks the commit log from its first segment to its end and stops at the first problem,\n"
-    "printing 'corrupt at offset N: <reason>' (exit 1); a clean log prints one 'OK:' summary line\n"
-    "(exit 0). Checked:\n"
+    "printing 'corrupt at offset N: <reason>' (exit 1). A sound log is then compared with the\n"
+    "consume queues, listing every problem ('cq error: TOPIC/QID queue offset Q ...', up to 30\n"
+    "lines, the rest counted) and ending with 'FAILED: ...' (exit 1); a clean store ends with one\n"
+    "'OK:' summary line (exit 0). Checked in the commit log:\n"
     "  - segment files: all the same size, named by contiguous multiples of it (no gaps);\n"
     "  - every record: magic, TOTALSIZE against its fields, CRC, PHYSICALOFFSET == position,\n"
     "    queue offsets contiguous per topic/queue (non-transactional and COMMIT records);\n"
@@ -55,16 +60,31 @@ constexpr std::string_view kVerifyHelp =
     "tail);\n"
     "  - the checkpoint, if present: its safe offset is a record boundary inside the log and its\n"
     "    queue table matches the log there.\n"
+    "Checked in the consume queues (DIR/consumequeue/TOPIC/QID/):\n"
+    "  - files: named by multiples of the file size, all that size, none missing in between;\n"
+    "  - every record (non-transactional and COMMIT) before the checkpoint's dispatch offset has\n"
+    "    its entry; later ones are reported as 'not yet dispatched' (the engine adds them when it\n"
+    "    opens the store);\n"
+    "  - every entry (except leading pre-blanks and entries below the log start, whose records\n"
+    "    retention deleted) points at a record start whose TOTALSIZE, topic, queue id,\n"
+    "    QUEUEOFFSET and tags hash (Java String.hashCode of TAGS) match it;\n"
+    "  - a queue ends at its first zero entry: non-zero entries after it are torn.\n"
+    "In a store that is open or was not shut down cleanly, problems after the dispatch offset\n"
+    "are warnings: the engine rebuilds that part of the queues when it opens the store.\n"
     "Store timestamps going backwards and malformed properties are reported as warnings.\n"
     "\n"
     "Options:\n"
+    "  -v, --verbose       a summary line per consume queue\n"
     "  --commitlog-dir D   commit-log directory (default DIR/commitlog)\n"
     "  --segment-size N    expected segment size in bytes (suffix k, m or g allowed; default:\n"
-    "                      the size the segment files have)\n";
+    "                      the size the segment files have)\n"
+    "  --cq-file-size N    consume-queue file size in bytes (mappedFileSizeConsumeQueue; default:\n"
+    "                      the size most consume-queue files have)\n";
 
 constexpr std::string_view kDumpHelp =
     "Usage: mqstore dump DIR [--offset N] [--count K] [--body-bytes B] [--commitlog-dir D]\n"
     "                    [--segment-size N]\n"
+    "       mqstore dump DIR --queue TOPIC/QID [--from N] [--count K] [--cq-file-size N]\n"
     "\n"
     "Prints K records starting at commit-log offset N: offset, size, topic, queue id and offset,\n"
     "sys flag, born/store timestamps (ms and ISO-8601 UTC) and hosts, reconsume times,\n"
@@ -72,12 +92,19 @@ constexpr std::string_view kDumpHelp =
     "line each and are not counted. Exits 1 if N is not where a record starts or a damaged\n"
     "record is met.\n"
     "\n"
+    "With --queue, prints K entries of that consume queue from queue offset N instead: commit-log\n"
+    "offset, size and tags code, with the store time, TAGS, KEYS and msgId of the record there;\n"
+    "exits 1 if an entry does not match its record.\n"
+    "\n"
     "Options:\n"
     "  --offset N          commit-log offset of the first record (default: the first segment's)\n"
     "  --count K           number of records (default 20)\n"
     "  --body-bytes B      body bytes to show (default 64; 0 for none)\n"
     "  --commitlog-dir D   commit-log directory (default DIR/commitlog)\n"
-    "  --segment-size N    expected segment size in bytes (default: detected)\n";
+    "  --segment-size N    expected segment size in bytes (default: detected)\n"
+    "  --queue TOPIC/QID   dump that consume queue's entries\n"
+    "  --from N            first queue offset (default: the queue's first file's first)\n"
+    "  --cq-file-size N    consume-queue file size in bytes (default: detected)\n";
 
 int UsageError(std::string_view msg, std::string_view help) {
   fmt::print(stderr, "mqstore: {}\n\n{}", msg, help);
@@ -88,7 +115,12 @@ struct Args {
   std::string dir;
   std::string commitlog_dir;
   uint64_t segment_size = 0;
+  uint64_t cq_file_size = 0;
+  bool verbose = false;
   std::optional<uint64_t> offset;
+  std::optional<std::string> queue_topic;
+  int32_t queue_id = 0;
+  std::optional<uint64_t> from;
   uint64_t count = 20;
   uint64_t body_bytes = 64;
   bool help = false;
@@ -100,6 +132,10 @@ std::string ParseArgs(const std::vector<std::string_view>& argv, bool dump, Args
     std::string_view arg = argv[i];
     if (arg == "-h" || arg == "--help") {
       a->help = true;
+      continue;
+    }
+    if (!dump && (arg == "-v" || arg == "--verbose")) {
+      a->verbose = true;
       continue;
     }
     if (arg.size() > 1 && arg[0] == '-' && !arg.starts_with("--")) {
@@ -119,7 +155,9 @@ std::string ParseArgs(const std::vector<std::string_view>& argv, bool dump, Args
     }
     const bool known =
         name == "--commitlog-dir" || name == "--segment-size" ||
-        (dump && (name == "--offset" || name == "--count" || name == "--body-bytes"));
+        (dump && (name == "--offset" || name == "--count" || name == "--body-bytes" ||
+                  name == "--queue" || name == "--from")) ||
+        name == "--cq-file-size";
     if (!known) return fmt::format("unknown option '{}'", name);
     if (!value) {
       if (i + 1 >= argv.size()) return fmt::format("option {} needs a value", name);
@@ -139,10 +177,29 @@ std::string ParseArgs(const std::vector<std::string_view>& argv, bool dump, Args
     } else if (name == "--segment-size") {
       err = number(true, &a->segment_size);
       if (err.empty() && a->segment_size == 0) err = "--segment-size must be positive";
+    } else if (name == "--cq-file-size") {
+      err = number(true, &a->cq_file_size);
+      if (err.empty() && (a->cq_file_size == 0 || a->cq_file_size % 20 != 0)) {
+        err = "--cq-file-size must be a positive multiple of 20 (the entry size)";
+      }
     } else if (name == "--offset") {
       uint64_t off = 0;
       err = number(false, &off);
       a->offset = off;
+    } else if (name == "--from") {
+      uint64_t from = 0;
+      err = number(false, &from);
+      a->from = from;
+    } else if (name == "--queue") {
+      const size_t slash = value->rfind('/');
+      uint64_t qid = 0;
+      if (slash == std::string_view::npos || slash == 0 ||
+          !ParseUint64(value->substr(slash + 1), false, &qid) ||
+          qid > static_cast<uint64_t>(std::numeric_limits<int32_t>::max())) {
+        return fmt::format("bad value '{}' for --queue: expected TOPIC/QUEUE_ID", *value);
+      }
+      a->queue_topic = std::string(value->substr(0, slash));
+      a->queue_id = static_cast<int32_t>(qid);
     } else if (name == "--count") {
       err = number(false, &a->count);
     } else {
@@ -151,6 +208,8 @@ std::string ParseArgs(const std::vector<std::string_view>& argv, bool dump, Args
     if (!err.empty()) return err;
   }
   if (!a->help && a->dir.empty()) return "missing DIR (the store root)";
+  if (a->queue_topic && a->offset) return "--offset and --queue exclude each other";
+  if (a->from && !a->queue_topic) return "--from needs --queue";
   return "";
 }
 
@@ -188,12 +247,19 @@ int Main(int argc, char** argv) {
                   .commitlog_dir = a.commitlog_dir,
                   .segment_size = a.segment_size,
                   .count = a.count,
-                  .body_bytes = a.body_bytes};
+                  .body_bytes = a.body_bytes,
+                  .queue_topic = a.queue_topic,
+                  .queue_id = a.queue_id,
+                  .cq_file_size = a.cq_file_size};
     if (a.offset) o.offset = static_cast<int64_t>(*a.offset);
+    if (a.from) o.from = static_cast<int64_t>(*a.from);
     rc = RunDump(fs.get(), o, stdout);
   } else {
-    VerifyOptions o{
-        .root = a.dir, .commitlog_dir = a.commitlog_dir, .segment_size = a.segment_size};
+    VerifyOptions o{.root = a.dir,
+                    .commitlog_dir = a.commitlog_dir,
+                    .segment_size = a.segment_size,
+                    .cq_file_size = a.cq_file_size,
+                    .verbose = a.verbose};
     rc = RunVerify(fs.get(), o, stdout);
   }
   std::fflush(stdout);

@@ -114,6 +114,35 @@ TEST_P(ConsumeQueueTest, TruncateFromDropsEntriesAtOrPastAnOffset) {
   EXPECT_EQ(q2->MaxOffset(), 8);
 }
 
+TEST_P(ConsumeQueueTest, TruncateFromWalksOverHolesInTheTail) {
+  {
+    auto q = Make();
+    for (int64_t i = 0; i < 25; ++i) q->Append(i, E(i));
+    ASSERT_TRUE(q->Commit().ok());
+  }
+  // Power loss kept entries 14 and 24 but not 13 and 23 (unsynced pages), and left a zero-length
+  // file where the next one was being created.
+  for (const char* name : {"00000000000000000200", "00000000000000000400"}) {
+    auto f = fs_->Open(dir_.path() + "/cq/T/3/" + name, OpenOptions{});
+    ASSERT_TRUE(f.ok());
+    ASSERT_TRUE((*f)->WriteAt(3 * 20, std::string(20, '\0')).ok());
+  }
+  ASSERT_TRUE(
+      fs_->Open(dir_.path() + "/cq/T/3/00000000000000000600", OpenOptions{.create = true}).ok());
+  auto q = Make();  // the empty last file is dropped, the end is found at the hole (23)
+  EXPECT_EQ(q->MaxOffset(), 23);
+  // Everything from entry 12's record on is dispatched again: the hole at 13 goes too.
+  auto n = q->TruncateFrom(E(12).phy_offset);
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(q->MaxOffset(), 12);
+  for (int64_t i = 12; i < 25; ++i) ASSERT_TRUE(q->Append(i, E(i)));
+  ASSERT_TRUE(q->Commit().ok());
+  q.reset();
+  auto q2 = Make();
+  ASSERT_EQ(q2->MaxOffset(), 25);
+  for (int64_t i = 0; i < 25; ++i) EXPECT_EQ(q2->Get(i)->phy_offset, E(i).phy_offset) << i;
+}
+
 TEST_P(ConsumeQueueTest, AQueueStartingLateBeginsWithPreBlanks) {
   auto q = Make();
   ASSERT_TRUE(q->Append(23, E(23)));

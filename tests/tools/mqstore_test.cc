@@ -8,16 +8,22 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/checkpoint.h"
 #include "engine/record.h"
 #include "engine/segments.h"
+#include "index/consume_queue.h"
+#include "index/java_hash.h"
 #include "stele/store.h"
 #include "testutil.h"
 #include "tools/text.h"
@@ -34,6 +40,9 @@ using testing::TempDir;
 constexpr int64_t kSeg = 256 * 1024;  // SmallOptions' segment size
 constexpr size_t kBodyPos = 88;       // with IPv4 born and store hosts (engine/record.h)
 constexpr int kMessages = 300;
+// Consume-queue files of 10 entries, so each of the 12 queues (25 messages) spans 3 files.
+constexpr int64_t kCqEntries = 10;
+constexpr int64_t kCqFile = kCqEntries * index::kCqUnitSize;
 
 struct RunResult {
   int status = -1;     // exit status, or -1 if it did not exit normally
@@ -124,9 +133,14 @@ class MqstoreTest : public ::testing::Test {
     ASSERT_GE(recs_.back().ack.wrote_offset, 2 * kSeg);
   }
 
-  std::unique_ptr<Store> Open() {
-    auto s =
-        Store::Open(testing::SmallOptions(root_, NewPosixFileSystem(), FlushDiskType::kAsyncFlush));
+  std::unique_ptr<Store> Open(std::function<int64_t()> clock = nullptr) {
+    StoreOptions o = testing::SmallOptions(root_, NewPosixFileSystem(), FlushDiskType::kAsyncFlush);
+    o.mapped_file_size_consume_queue = kCqFile;
+    if (clock) {
+      o.clock_ms = std::move(clock);
+      o.file_reserved_time_hours = 1;
+    }
+    auto s = Store::Open(std::move(o));
     EXPECT_TRUE(s.ok()) << s.status();
     return s.ok() ? std::move(*s) : nullptr;
   }
@@ -150,10 +164,59 @@ class MqstoreTest : public ::testing::Test {
     return n / 2;
   }
 
+  // The consume-queue file holding queue offset `qo` of a record's queue.
+  std::string CqPath(const std::string& topic, int32_t qid, int64_t qo) const {
+    return fmt::format("{}/consumequeue/{}/{}/{}", root_, topic, qid,
+                       engine::SegmentName(qo / kCqEntries * kCqFile));
+  }
+  std::string CqPath(const Rec& r) const { return CqPath(r.topic, r.queue_id, r.ack.queue_offset); }
+
+  // Overwrites the consume-queue entry at queue offset `qo` of (topic, qid).
+  void PatchCq(const std::string& topic, int32_t qid, int64_t qo, const index::CqEntry& e) {
+    char b[index::kCqUnitSize];
+    StoreBe(b, 8, static_cast<uint64_t>(e.phy_offset));
+    StoreBe(b + 8, 4, static_cast<uint32_t>(e.size));
+    StoreBe(b + 12, 8, static_cast<uint64_t>(e.tags_code));
+    int fd = open(CqPath(topic, qid, qo).c_str(), O_WRONLY);
+    ASSERT_GE(fd, 0) << CqPath(topic, qid, qo);
+    ASSERT_EQ(pwrite(fd, b, sizeof b, qo % kCqEntries * index::kCqUnitSize),
+              static_cast<ssize_t>(sizeof b));
+    close(fd);
+  }
+  void PatchCq(const Rec& r, const index::CqEntry& e) {
+    PatchCq(r.topic, r.queue_id, r.ack.queue_offset, e);
+  }
+  static void StoreBe(char* p, int n, uint64_t v) {
+    for (int i = 0; i < n; ++i) p[i] = static_cast<char>(v >> (8 * (n - 1 - i)));
+  }
+
+  // The entry the engine writes for record i.
+  index::CqEntry EntryOf(size_t i) const {
+    return index::CqEntry{.phy_offset = recs_[i].ack.wrote_offset,
+                          .size = recs_[i].ack.wrote_bytes,
+                          .tags_code = index::TagsCode(fmt::format("tag{}", i % 5))};
+  }
+
+  // Indexes into recs_ of a queue's records, in queue-offset order.
+  std::vector<size_t> InQueue(const std::string& topic, int32_t qid) const {
+    std::vector<size_t> out;
+    for (size_t i = 0; i < recs_.size(); ++i) {
+      if (recs_[i].topic == topic && recs_[i].queue_id == qid) out.push_back(i);
+    }
+    return out;
+  }
+
+  // "TopicB/2 queue offset 7": how verify names an entry.
+  static std::string Where(const Rec& r) {
+    return fmt::format("{}/{} queue offset {}", r.topic, r.queue_id, r.ack.queue_offset);
+  }
+
   TempDir dir_;
   std::string root_ = dir_.path() + "/store";
   std::vector<Rec> recs_;
 };
+
+bool Has(const RunResult& r, const std::string& s) { return r.output.find(s) != std::string::npos; }
 
 TEST_F(MqstoreTest, VerifyCleanStore) {
   auto r = RunMqstore({"verify", root_});
@@ -165,6 +228,31 @@ TEST_F(MqstoreTest, VerifyCleanStore) {
   EXPECT_NE(r.output.find("end offset " + std::to_string(End())), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("checkpoint: safe offset " + std::to_string(End())), std::string::npos)
       << r.output;
+  // A clean close leaves everything dispatched, and every record has its consume-queue entry.
+  EXPECT_TRUE(Has(r, "dispatch offset " + std::to_string(End()) + ",")) << r.output;
+  EXPECT_TRUE(Has(r, "/consumequeue: 12 queues, 36 files of 200 bytes (10 entries each)"))
+      << r.output;
+  EXPECT_TRUE(Has(r,
+                  "consume queues: 12 queues, 300 entries: 300 match the log, 0 pre-blank, 0 "
+                  "below the log start; 0 records not yet dispatched; 0 errors, 0 warnings"))
+      << r.output;
+  EXPECT_FALSE(Has(r, "cq error")) << r.output;
+  EXPECT_FALSE(Has(r, "queue TopicA/0:")) << r.output;  // per-queue lines only with -v
+}
+
+TEST_F(MqstoreTest, VerifyVerbosePrintsEveryQueue) {
+  auto r = RunMqstore({"verify", "-v", root_});
+  EXPECT_EQ(r.status, 0) << r.output;
+  for (const char* t : {"TopicA", "TopicB", "TopicC"}) {
+    for (int q = 0; q < 4; ++q) {
+      EXPECT_TRUE(Has(r, fmt::format("queue {}/{}: 3 files, entries at queue offsets [0, 25); "
+                                     "records in the log: queue offsets [0, 25); 25 match, 0 "
+                                     "pre-blank, 0 below the log start, 0 not yet dispatched, 0 "
+                                     "errors, 0 warnings",
+                                     t, q)))
+          << r.output;
+    }
+  }
 }
 
 TEST_F(MqstoreTest, VerifyWithExplicitOptions) {
@@ -194,7 +282,451 @@ TEST_F(MqstoreTest, VerifyWhileTheStoreIsOpen) {
   EXPECT_NE(r.output.find("abort marker present"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find(" " + std::to_string(kMessages + 50) + " records,"), std::string::npos)
       << r.output;
+  EXPECT_TRUE(Has(r, "consume queues: 13 queues, ")) << r.output;
+  EXPECT_TRUE(Has(r, " 0 errors, ")) << r.output;
   ASSERT_TRUE(store->Close().ok());
+}
+
+TEST_F(MqstoreTest, VerifyWhileAppendsAreDispatched) {
+  // The dispatcher writes entries (and the checkpoint moves) while verify reads: what it sees
+  // after the checkpoint's dispatch offset is in flux, and must never count as corruption.
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (int i = 0; i < 3000 && !stop.load(); ++i) {
+      auto r = store->Append(Message{.topic = "Live",
+                                     .queue_id = i % 3,
+                                     .body = Body(9, static_cast<uint64_t>(i), 200),
+                                     .tags = "t" + std::to_string(i % 7)});
+      ASSERT_TRUE(r.ok()) << r.status();
+    }
+  });
+  auto r = RunMqstore({"verify", root_});
+  stop.store(true);
+  writer.join();
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_FALSE(Has(r, "cq error")) << r.output;
+  ASSERT_TRUE(store->Close().ok());
+  r = RunMqstore({"verify", root_});
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(Has(r, "0 records not yet dispatched; 0 errors, 0 warnings")) << r.output;
+}
+
+// ---- Consume queues against the commit log ----
+
+TEST_F(MqstoreTest, CqEntryWithTheWrongSize) {
+  const size_t i = 150;
+  index::CqEntry e = EntryOf(i);
+  e.size += 1;
+  PatchCq(recs_[i], e);
+  auto r = RunMqstore({"verify", root_});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(Has(
+      r, fmt::format("cq error: {} -> commit-log offset {}: entry size {}, record "
+                     "TOTALSIZE {}\n",
+                     Where(recs_[i]), recs_[i].ack.wrote_offset, e.size, recs_[i].ack.wrote_bytes)))
+      << r.output;
+  EXPECT_TRUE(Has(r, "FAILED: 1 consume-queue errors; the commit log itself is sound: "))
+      << r.output;
+  EXPECT_FALSE(Has(r, "OK: ")) << r.output;
+}
+
+TEST_F(MqstoreTest, CqEntryPointingAtAnotherRecord) {
+  const size_t i = 150;
+  index::CqEntry e = EntryOf(i);
+  e.phy_offset = recs_[i + 1].ack.wrote_offset;  // the next record: another queue's
+  PatchCq(recs_[i], e);
+  auto r = RunMqstore({"verify", root_});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(Has(r, fmt::format("cq error: {} -> commit-log offset {}: the record there belongs "
+                                 "to {}/{} (queue offset {}) (the record with queue offset {} is "
+                                 "at {})",
+                                 Where(recs_[i]), e.phy_offset, recs_[i + 1].topic,
+                                 recs_[i + 1].queue_id, recs_[i + 1].ack.queue_offset,
+                                 recs_[i].ack.queue_offset, recs_[i].ack.wrote_offset)))
+      << r.output;
+}
+
+TEST_F(MqstoreTest, CqEntryPointingIntoARecord) {
+  const size_t i = 151;
+  index::CqEntry e = EntryOf(i);
+  e.phy_offset += 4;
+  PatchCq(recs_[i], e);
+  auto r = RunMqstore({"verify", root_});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(Has(r, fmt::format("cq error: {} -> commit-log offset {}: where no record starts "
+                                 "(the record with queue offset {} is at {})",
+                                 Where(recs_[i]), e.phy_offset, recs_[i].ack.queue_offset,
+                                 recs_[i].ack.wrote_offset)))
+      << r.output;
+}
+
+TEST_F(MqstoreTest, CqEntryPointingPastTheLogEnd) {
+  const size_t i = kMessages - 1;
+  index::CqEntry e = EntryOf(i);
+  e.phy_offset = End() + 1000;
+  PatchCq(recs_[i], e);
+  auto r = RunMqstore({"verify", root_});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(Has(r, fmt::format("cq error: {} -> commit-log offset {}: past the end of the log at "
+                                 "{} (the record with queue offset {} is at {})",
+                                 Where(recs_[i]), End() + 1000, End(), recs_[i].ack.queue_offset,
+                                 recs_[i].ack.wrote_offset)))
+      << r.output;
+}
+
+TEST_F(MqstoreTest, CqEntryWithTheWrongTagsCode) {
+  const size_t i = 152;
+  index::CqEntry e = EntryOf(i);
+  const int64_t good = e.tags_code;
+  e.tags_code = 12345;
+  PatchCq(recs_[i], e);
+  auto r = RunMqstore({"verify", root_});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(Has(r, fmt::format("cq error: {} -> commit-log offset {}: entry tags code 12345, "
+                                 "record TAGS \"tag{}\" hash to {}\n",
+                                 Where(recs_[i]), recs_[i].ack.wrote_offset, i % 5, good)))
+      << r.output;
+}
+
+TEST_F(MqstoreTest, CqEntryBeyondTheQueueEnd) {
+  // Queue offset 25 of TopicA/0 (one past its last message) made to point at a real record.
+  PatchCq("TopicA", 0, 25, EntryOf(0));
+  auto r = RunMqstore({"verify", root_});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(Has(r, fmt::format("cq error: TopicA/0 queue offset 25 -> commit-log offset {}: "
+                                 "record QUEUEOFFSET 0\n",
+                                 recs_[0].ack.wrote_offset)))
+      << r.output;
+}
+
+TEST_F(MqstoreTest, CqInvalidOrBlankEntryBeyondTheQueueEnd) {
+  PatchCq("TopicA", 1, 25, index::CqEntry{.phy_offset = 5, .size = 0, .tags_code = 0});
+  PatchCq("TopicA", 2, 25,
+          index::CqEntry{.phy_offset = 0, .size = index::kPreBlankSize, .tags_code = 0});
+  auto r = RunMqstore({"verify", root_});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(Has(r,
+                  "cq error: TopicA/1 queue offset 25: invalid entry (commit-log offset 5, size "
+                  "0): the engine takes it as the end of the queue\n"))
+      << r.output;
+  EXPECT_TRUE(Has(r,
+                  "cq error: TopicA/2 queue offset 25: 1 pre-blank entries after the queue's "
+                  "last record (queue offset 24)"))
+      << r.output;
+  EXPECT_TRUE(Has(r, "FAILED: 2 consume-queue errors")) << r.output;
+}
+
+TEST_F(MqstoreTest, CqMissingFileInTheMiddle) {
+  const Rec& rec = recs_[0];  // TopicA/0: its records are 0, 12, 24, ...
+  ASSERT_TRUE(stdfs::remove(CqPath(rec.topic, rec.queue_id, kCqEntries)));
+  auto r = RunMqstore({"verify", root_});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(Has(r,
+                  "cq error: TopicA/0 file 00000000000000000200: missing: no file holds queue "
+                  "offsets 10..19\n"))
+      << r.output;
+  EXPECT_TRUE(Has(r, fmt::format("cq error: TopicA/0 queue offsets 10..19: no entries for 10 "
+                                 "records at commit-log offsets {}..{} (no file "
+                                 "00000000000000000200)",
+                                 recs_[10 * 12].ack.wrote_offset, recs_[19 * 12].ack.wrote_offset)))
+      << r.output;
+  EXPECT_TRUE(Has(r, "FAILED: 2 consume-queue errors")) << r.output;
+}
+
+TEST_F(MqstoreTest, CqTruncatedFile) {
+  const std::string path = CqPath("TopicB", 1, 20);  // queue offsets 20..29, 20..24 written
+  stdfs::resize_file(path, 3 * index::kCqUnitSize);
+  auto r = RunMqstore({"verify", root_});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(Has(r,
+                  "cq error: TopicB/1 file 00000000000000000400: 60 bytes, expected 200 like "
+                  "the others (queue offsets 20..29)\n"))
+      << r.output;
+  const std::vector<size_t> in_queue = InQueue("TopicB", 1);
+  ASSERT_EQ(in_queue.size(), 25u);
+  EXPECT_TRUE(Has(
+      r, fmt::format("cq error: TopicB/1 queue offsets 23..24: no entries for 2 "
+                     "records at commit-log offsets {}..{} (file "
+                     "00000000000000000400 is too short)",
+                     recs_[in_queue[23]].ack.wrote_offset, recs_[in_queue[24]].ack.wrote_offset)))
+      << r.output;
+}
+
+TEST_F(MqstoreTest, CqNonZeroEntryAfterTheEndIsTorn) {
+  // TopicC/3's entries end at queue offset 25; a copy of its last entry at 27.
+  const std::vector<size_t> in_queue = InQueue("TopicC", 3);
+  ASSERT_EQ(in_queue.size(), 25u);
+  PatchCq("TopicC", 3, 27, EntryOf(in_queue.back()));
+  auto r = RunMqstore({"verify", root_});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(Has(r,
+                  "cq error: TopicC/3 queue offset 27: 1 non-zero entries after the end of the "
+                  "queue at queue offset 25 (a zero entry): torn or overwritten"))
+      << r.output;
+  EXPECT_TRUE(Has(r, "FAILED: 1 consume-queue errors")) << r.output;
+}
+
+TEST_F(MqstoreTest, CqZeroedEntryInTheMiddle) {
+  const size_t i = 12 * 5;  // TopicA/0 queue offset 5
+  PatchCq(recs_[i], index::CqEntry{});
+  auto r = RunMqstore({"verify", root_});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(Has(r, fmt::format("cq error: {}: no entry for the record at commit-log offset {} "
+                                 "(a zero entry: the queue ends there)",
+                                 Where(recs_[i]), recs_[i].ack.wrote_offset)))
+      << r.output;
+  // Readers stop at the zero, so the 19 entries after it are cut off.
+  EXPECT_TRUE(Has(r,
+                  "cq error: TopicA/0 queue offset 6: 19 non-zero entries after the end of "
+                  "the queue at queue offset 5 (a zero entry)"))
+      << r.output;
+}
+
+TEST_F(MqstoreTest, CqMissingQueueDirectory) {
+  stdfs::remove_all(root_ + "/consumequeue/TopicB/2");
+  auto r = RunMqstore({"verify", root_});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(Has(r,
+                  "cq error: TopicB/2 queue offsets 0..24: no entries for 25 records at "
+                  "commit-log offsets "))
+      << r.output;
+  EXPECT_TRUE(Has(r, "(the queue has no directory)")) << r.output;
+}
+
+TEST_F(MqstoreTest, CqMisalignedFileName) {
+  stdfs::rename(CqPath("TopicA", 1, 10), root_ + "/consumequeue/TopicA/1/00000000000000000210");
+  auto r = RunMqstore({"verify", root_});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(Has(r,
+                  "cq error: TopicA/1 file 00000000000000000210: name is not a multiple of the "
+                  "file size 200\n"))
+      << r.output;
+  EXPECT_TRUE(Has(r, "cq error: TopicA/1 file 00000000000000000200: missing")) << r.output;
+}
+
+TEST_F(MqstoreTest, CqDetailLinesAreCapped) {
+  for (size_t i = 0; i < 100; ++i) {  // every entry of queue offsets 0..8 of all 12 queues
+    index::CqEntry e = EntryOf(i);
+    e.tags_code ^= 1;
+    PatchCq(recs_[i], e);
+  }
+  auto r = RunMqstore({"verify", root_});
+  EXPECT_EQ(r.status, 1) << r.output;
+  size_t lines = 0;
+  for (size_t p = 0; (p = r.output.find("cq error: ", p)) != std::string::npos; ++p) ++lines;
+  EXPECT_EQ(lines, 30u) << r.output;
+  EXPECT_TRUE(Has(r, "(70 more consume-queue problems are only counted)")) << r.output;
+  EXPECT_TRUE(Has(r, "FAILED: 100 consume-queue errors")) << r.output;
+}
+
+TEST_F(MqstoreTest, CqExplicitFileSize) {
+  auto r = RunMqstore({"verify", root_, "--cq-file-size", "200"});
+  EXPECT_EQ(r.status, 0) << r.output;
+  r = RunMqstore({"verify", root_, "--cq-file-size=400"});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(Has(r,
+                  "cq error: TopicA/0 file 00000000000000000200: name is not a multiple of the "
+                  "file size 400"))
+      << r.output;
+}
+
+TEST_F(MqstoreTest, CqNoFilesAtAll) {
+  for (const auto& e : stdfs::recursive_directory_iterator(root_ + "/consumequeue")) {
+    if (e.is_regular_file()) stdfs::remove(e.path());
+  }
+  auto r = RunMqstore({"verify", root_});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(Has(r, "/consumequeue: 12 queues, no files\n")) << r.output;
+  EXPECT_TRUE(Has(r,
+                  "cq error: TopicA/0 queue offsets 0..24: no entries for 25 records at "
+                  "commit-log offsets "))
+      << r.output;
+  EXPECT_TRUE(Has(r, "(the queue has no files)")) << r.output;
+  EXPECT_TRUE(Has(r, "FAILED: 12 consume-queue errors")) << r.output;
+}
+
+TEST_F(MqstoreTest, DumpQueueEntries) {
+  // TopicA/0 holds records 0, 12, 24, ...
+  auto r = RunMqstore({"dump", root_, "--queue", "TopicA/0", "--from", "1", "--count", "2"});
+  EXPECT_EQ(r.status, 0) << r.output;
+  for (int64_t qo : {1, 2}) {
+    const size_t i = static_cast<size_t>(qo) * 12;
+    EXPECT_TRUE(Has(r, fmt::format("queueOffset={} offset={} size={} tagsCode={} -> "
+                                   "storeTimestamp={} (",
+                                   qo, recs_[i].ack.wrote_offset, recs_[i].ack.wrote_bytes,
+                                   EntryOf(i).tags_code, recs_[i].ack.store_timestamp)))
+        << r.output;
+    EXPECT_TRUE(Has(
+        r, fmt::format("tags=\"tag{}\" keys=\"key-{}\" msgId={}\n", i % 5, i, recs_[i].ack.msg_id)))
+        << r.output;
+  }
+  EXPECT_FALSE(Has(r, "queueOffset=3 ")) << r.output;
+  EXPECT_TRUE(Has(r, "next queue offset 3 (--from 3 to continue)")) << r.output;
+  r = RunMqstore({"dump", root_, "--queue", "TopicA/0", "--from", "24"});
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(Has(r, "end of the queue at queue offset 25 (zero entry)")) << r.output;
+}
+
+TEST_F(MqstoreTest, DumpQueueFlagsAMismatch) {
+  index::CqEntry e = EntryOf(24);  // TopicA/0 queue offset 2
+  e.size = 7;
+  PatchCq(recs_[24], e);
+  auto r = RunMqstore({"dump", root_, "--queue", "TopicA/0", "--count", "5"});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(Has(r, fmt::format("queueOffset=2 offset={} size=7 ", recs_[24].ack.wrote_offset)))
+      << r.output;
+  EXPECT_TRUE(Has(
+      r, fmt::format("  problem: entry size 7, record TOTALSIZE {}\n", recs_[24].ack.wrote_bytes)))
+      << r.output;
+  r = RunMqstore({"dump", root_, "--queue", "Nope/0"});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(Has(r, "error: no consume-queue files for Nope/0")) << r.output;
+}
+
+// A crash leaves records after the checkpoint's dispatch offset without entries (the engine
+// dispatches them again at the next open): information, not corruption.
+TEST_F(MqstoreTest, CrashedStoreRecordsNotYetDispatched) {
+  const size_t first_undispatched = 250;
+  for (size_t i = first_undispatched; i < recs_.size(); ++i) PatchCq(recs_[i], index::CqEntry{});
+  // An entry after the dispatch offset that is stale: rebuilt on open, so only a warning.
+  index::CqEntry stale = EntryOf(first_undispatched - 1);
+  stale.size += 8;
+  auto fs = NewPosixFileSystem();
+  auto ckp = engine::ReadCheckpoint(fs.get(), root_);
+  ASSERT_TRUE(ckp.ok()) << ckp.status();
+  // The dispatch offset sits one record earlier than the first zeroed entry.
+  ckp->dispatch_offset = recs_[first_undispatched - 1].ack.wrote_offset;
+  ASSERT_TRUE(engine::WriteCheckpoint(fs.get(), root_, *ckp).ok());
+  std::ofstream(root_ + "/abort") << "1\n";
+  PatchCq(recs_[first_undispatched - 1], stale);
+
+  auto r = RunMqstore({"verify", root_});
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(Has(r, fmt::format("info: not yet dispatched (50 records at or after the dispatch "
+                                 "offset {} have no entry yet",
+                                 ckp->dispatch_offset)))
+      << r.output;
+  EXPECT_TRUE(
+      Has(r, fmt::format("cq warning: {} -> commit-log offset {}: entry size {}",
+                         Where(recs_[first_undispatched - 1]), ckp->dispatch_offset, stale.size)))
+      << r.output;
+  EXPECT_TRUE(Has(r, "0 errors, 1 warnings")) << r.output;
+  EXPECT_TRUE(Has(r, "OK: ")) << r.output;
+
+  // Before the dispatch offset every entry must be there.
+  PatchCq(recs_[100], index::CqEntry{});
+  r = RunMqstore({"verify", root_});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(Has(r, fmt::format("cq error: {}: no entry for the record at commit-log offset {}",
+                                 Where(recs_[100]), recs_[100].ack.wrote_offset)))
+      << r.output;
+
+  // Reopening re-dispatches: the store is whole again.
+  PatchCq(recs_[100], EntryOf(100));
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Close().ok());
+  r = RunMqstore({"verify", root_});
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(Has(r, "300 match the log")) << r.output;
+  EXPECT_TRUE(Has(r, "0 records not yet dispatched; 0 errors, 0 warnings")) << r.output;
+}
+
+// Retention deletes the oldest segments and the queue files wholly below them; the queue files
+// left may still start with entries whose records are gone.
+class MqstoreRetentionTest : public MqstoreTest {
+ protected:
+  void SetUp() override {
+    MqstoreTest::SetUp();
+    const int64_t later = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count() +
+                          2 * 3600 * 1000;
+    auto store = Open([later] { return later; });
+    ASSERT_NE(store, nullptr);
+    auto rep = store->CleanExpiredFiles(/*manual=*/true);
+    ASSERT_TRUE(rep.ok()) << rep.status();
+    ASSERT_GE(rep->segments_deleted, 1);
+    min_ = store->MinOffset();
+    ASSERT_TRUE(store->Close().ok());
+    ASSERT_FALSE(stdfs::exists(SegmentPath(root_, 0)));
+    // Per queue: the first queue offset whose record survived.
+    for (const Rec& r : recs_) {
+      if (r.ack.wrote_offset < min_) continue;
+      first_.try_emplace(fmt::format("{}/{}", r.topic, r.queue_id), r.ack.queue_offset);
+    }
+    ASSERT_EQ(first_.size(), 12u);
+  }
+  // Entries before the first surviving one in its file: f % 10 per queue.
+  int64_t LeadingInFile() const {
+    int64_t n = 0;
+    for (const auto& [_, f] : first_) n += f % kCqEntries;
+    return n;
+  }
+
+  int64_t min_ = 0;
+  std::map<std::string, int64_t> first_;
+};
+
+TEST_F(MqstoreRetentionTest, EntriesBelowTheLogStartAreFine) {
+  auto r = RunMqstore({"verify", "-v", root_});
+  EXPECT_EQ(r.status, 0) << r.output;
+  int64_t survivors = 0;
+  for (const Rec& rec : recs_) survivors += rec.ack.wrote_offset >= min_;
+  EXPECT_TRUE(Has(r, fmt::format("{} match the log, 0 pre-blank, {} below the log start; 0 "
+                                 "records not yet dispatched; 0 errors, 0 warnings",
+                                 survivors, LeadingInFile())))
+      << r.output;
+  EXPECT_TRUE(
+      Has(r, fmt::format("records in the log: queue offsets [{}, 25)", first_.at("TopicA/0"))))
+      << r.output;
+  // Dumping such a queue says which records are gone.
+  const int64_t f = first_.at("TopicA/0");
+  ASSERT_GT(f % kCqEntries, 0) << "TopicA/0 has no entry below the log start to show";
+  r = RunMqstore({"dump", root_, "--queue", "TopicA/0", "--count", "1"});
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(Has(r, fmt::format("queueOffset={} offset=", f / kCqEntries * kCqEntries)))
+      << r.output;
+  EXPECT_TRUE(Has(r, fmt::format("(record deleted: before the start of the log at {})", min_)))
+      << r.output;
+}
+
+TEST_F(MqstoreRetentionTest, RebuiltQueuesStartWithPreBlanks) {
+  // Drop the queues and the checkpoint's dispatch offset: the engine rebuilds every queue from
+  // the log start, and a queue whose first record is not at a file boundary gets pre-blanks.
+  stdfs::remove_all(root_ + "/consumequeue");
+  auto fs = NewPosixFileSystem();
+  auto ckp = engine::ReadCheckpoint(fs.get(), root_);
+  ASSERT_TRUE(ckp.ok()) << ckp.status();
+  ckp->dispatch_offset = -1;
+  ASSERT_TRUE(engine::WriteCheckpoint(fs.get(), root_, *ckp).ok());
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Close().ok());
+  ASSERT_GT(LeadingInFile(), 0);
+
+  auto r = RunMqstore({"verify", root_});
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(Has(r, fmt::format("{} pre-blank, 0 below the log start; 0 records not yet "
+                                 "dispatched; 0 errors",
+                                 LeadingInFile())))
+      << r.output;
+
+  // A pre-blank where a record's entry belongs is a missing entry.
+  const Rec* last = nullptr;
+  for (const Rec& rec : recs_) {
+    if (rec.topic == "TopicC" && rec.queue_id == 2) last = &rec;
+  }
+  ASSERT_NE(last, nullptr);
+  PatchCq(*last, index::CqEntry{.phy_offset = 0, .size = index::kPreBlankSize, .tags_code = 0});
+  r = RunMqstore({"verify", root_});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(Has(r, fmt::format("cq error: {}: no entry for the record at commit-log offset {} "
+                                 "(a pre-blank entry in its place)",
+                                 Where(*last), last->ack.wrote_offset)))
+      << r.output;
 }
 
 TEST_F(MqstoreTest, FlippedBodyByteNamesTheRecord) {
@@ -380,6 +912,12 @@ TEST(MqstoreUsage, HelpAndBadUsage) {
                                              {"dump", "/a", "--count"},
                                              {"dump", "/a", "--count", "-1"},
                                              {"dump", "/a", "--offset=x"},
+                                             {"dump", "/a", "--from", "1"},
+                                             {"dump", "/a", "--queue", "T"},
+                                             {"dump", "/a", "--queue", "T/x"},
+                                             {"dump", "/a", "--queue", "T/0", "--offset", "1"},
+                                             {"verify", "/a", "--queue", "T/0"},
+                                             {"verify", "/a", "--cq-file-size", "30"},
                                              {"verify", "/a", "--segment-size", "0"}}) {
     r = RunMqstore(args);
     EXPECT_EQ(r.status, 2) << ::testing::PrintToString(args) << "\n" << r.output;
@@ -448,6 +986,11 @@ TEST_F(MqstoreHandBuiltLog, PreparedAndRollbackRecordsTakeNoQueueOffset) {
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find(" 5 records,"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("checkpoint: none"), std::string::npos) << r.output;
+  // No checkpoint and no consume queues: the engine builds them from the log when it opens it.
+  EXPECT_NE(r.output.find("consume queues " + root_ + "/consumequeue: no such directory"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("info: not yet dispatched (3 records"), std::string::npos) << r.output;
 }
 
 TEST_F(MqstoreHandBuiltLog, StoreTimestampGoingBackIsOnlyAWarning) {
