@@ -43,7 +43,14 @@ absl::Status Dispatcher::DispatchBatch(int64_t end) {
         pos_ = log_->MinOffset();
         continue;
       }
-      if (absl::IsNotFound(r.status())) break;  // a BLANK at the very end: nothing more yet
+      if (absl::IsNotFound(r.status())) {
+        // A segment's closing BLANK with nothing visible after it yet: the visible end already
+        // points past it, so step over it (else this looks like "no progress" forever).
+        const int64_t seg = log_->segment_size();
+        const int64_t seg_end = (pos_ / seg + 1) * seg;
+        if (end >= seg_end) pos_ = seg_end;
+        break;
+      }
       // A record that does not decode in the visible log: only disk corruption does that.
       const int64_t seg = log_->segment_size();
       const int64_t next = (pos_ / seg + 1) * seg;
@@ -179,16 +186,20 @@ void Dispatcher::Loop() {
         }
         health_ = st;
       }
-      if (st.ok() && pos_ != before) continue;
-      std::unique_lock<std::mutex> l(mu_);
-      if (stop_) return;
-      cv_.wait_for(l, kRetryDelay, [&] { return stop_; });
-      continue;
+      if (st.ok()) {
+        if (pos_ != before) continue;
+        // No progress without an error: nothing decodable yet past pos_; sleep until woken.
+      } else {
+        std::unique_lock<std::mutex> l(mu_);
+        if (stop_) return;
+        cv_.wait_for(l, kRetryDelay, [&] { return stop_; });
+        continue;
+      }
     }
     std::unique_lock<std::mutex> l(mu_);
     if (stop_) return;
     sleeping_.store(true, std::memory_order_seq_cst);
-    if (log_->MaxOffset() <= pos_) {
+    if (log_->MaxOffset() <= end) {
       // The hook wakes us; the timeout is only a guard against a lost wake-up.
       cv_.wait_for(l, std::chrono::milliseconds(100));
     }

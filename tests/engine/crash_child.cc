@@ -1,6 +1,10 @@
 // Child process for crash_test: appends from several threads until killed, and reports every
 // acknowledged append on stdout as one line "offset cycle thread i size queue_offset".
 //
+// Message i of thread t in cycle c goes to topic "crash", queue t, with body
+// Body(c * 100 + t, i, size) and the single key "k-<c>-<t>-<i>" (crash_test.cc's ChildKey), so the
+// parent can find it again by commit-log offset, by queue offset and by key.
+//
 //   crash_child DIR SYNC|ASYNC CYCLE [posix|uring]
 #include <unistd.h>
 
@@ -42,7 +46,10 @@ int main(int argc, char** argv) {
       for (int i = 0;; ++i) {
         size_t size = 1 + static_cast<size_t>((cycle * 131 + t * 7919 + i * 104729) % 6000);
         std::string body = stele::testing::Body(cycle * 100 + t, i, size);
-        auto r = (*store)->Append(stele::Message{.topic = "crash", .queue_id = t, .body = body});
+        char key[64];
+        std::snprintf(key, sizeof key, "k-%d-%d-%d", cycle, t, i);
+        auto r = (*store)->Append(
+            stele::Message{.topic = "crash", .queue_id = t, .body = body, .keys = key});
         if (!r.ok() || r->status != stele::PutMessageStatus::kPutOk) continue;
         char line[128];
         int n = std::snprintf(line, sizeof line, "%lld %d %d %d %zu %lld\n",

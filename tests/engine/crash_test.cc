@@ -1,18 +1,29 @@
 // Crash with a real process: a child appends with four threads and reports every acknowledged
 // append through a pipe; the parent kills it with SIGKILL at a seeded random moment, reopens the
-// store and checks that every acknowledged record is present and intact. Several cycles on the
-// same store, so recovery also runs over the previous cycles' recoveries.
+// store and checks that every acknowledged record is present and intact, in the commit log, in its
+// consume queue and in the hash index. Several cycles on the same store, so recovery also runs over
+// the previous cycles' recoveries.
+//
+// After each reopen the parent also checks that the queues agree with the log (no holes, no entry
+// past the log's end, max offset = the next queue offset the log assigns), that records the child
+// wrote but never acknowledged are, if the log kept them, in their queue and the index too, and
+// that a message appended after recovery continues its queue and can be read through it at once.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <map>
 #include <random>
+#include <set>
 #include <sstream>
+#include <string>
 #include <thread>
 
 #include "stele/store.h"
@@ -21,13 +32,30 @@
 namespace stele {
 namespace {
 
+constexpr std::string_view kTopic = "crash";
+constexpr int kQueues = 4;  // crash_child's threads, one queue each
+// The longest a child may run before the parent kills it whatever it has acknowledged.
+constexpr auto kChildDeadline = std::chrono::seconds(30);
+
+// The key crash_child gives message i of thread t in cycle c (see crash_child.cc).
+std::string ChildKey(int cycle, int thread, int i) {
+  return fmt::format("k-{}-{}-{}", cycle, thread, i);
+}
+
+// One acknowledged append: what the store must give back after every later crash.
 struct Acked {
-  int cycle, thread, i;
-  size_t size;
-  int64_t queue_offset;
+  int cycle = 0;
+  int32_t queue = 0;
+  uint64_t body_seed = 0;  // body = testing::Body(body_seed, i, size)
+  uint64_t i = 0;
+  size_t size = 0;
+  int64_t queue_offset = 0;
+  std::string key;
 };
 
-// Runs one child until killed `delay_ms` after it is ready; returns its acknowledged appends.
+// Runs one child until killed `delay_ms` after it is ready (and not before its first
+// acknowledgement, so that a slow machine cannot make a cycle vacuous); returns its acknowledged
+// appends by commit-log offset.
 std::map<int64_t, Acked> RunAndKill(const std::string& dir, bool sync, int cycle, int delay_ms,
                                     const char* backend) {
   int fds[2];
@@ -45,23 +73,31 @@ std::map<int64_t, Acked> RunAndKill(const std::string& dir, bool sync, int cycle
   close(fds[1]);
   std::string buf;
   char chunk[65536];
-  bool ready = false;
-  auto killed_at = std::chrono::steady_clock::time_point::max();
+  bool ready = false, acked = false, killed = false;
+  size_t ready_end = 0;
+  const auto deadline = std::chrono::steady_clock::now() + kChildDeadline;
+  auto kill_at = std::chrono::steady_clock::time_point::max();
   fcntl(fds[0], F_SETFL, O_NONBLOCK);
   while (true) {
     ssize_t n = read(fds[0], chunk, sizeof chunk);
     if (n > 0) {
       buf.append(chunk, static_cast<size_t>(n));
-      if (!ready && buf.find("ready\n") != std::string::npos) {
-        ready = true;
-        killed_at = std::chrono::steady_clock::now() + std::chrono::milliseconds(delay_ms);
+      if (!ready) {
+        if (size_t p = buf.find("ready\n"); p != std::string::npos) {
+          ready = true;
+          ready_end = p + 6;
+          kill_at = std::chrono::steady_clock::now() + std::chrono::milliseconds(delay_ms);
+        }
       }
+      // Lines are written whole, so any byte after "ready\n" means an acknowledged append.
+      acked = acked || (ready && buf.size() > ready_end);
       continue;
     }
     if (n == 0) break;  // child gone and pipe drained
-    if (std::chrono::steady_clock::now() >= killed_at) {
+    const auto now = std::chrono::steady_clock::now();
+    if (!killed && ((now >= kill_at && acked) || now >= deadline)) {
       kill(pid, SIGKILL);
-      killed_at = std::chrono::steady_clock::time_point::max();
+      killed = true;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
@@ -77,48 +113,249 @@ std::map<int64_t, Acked> RunAndKill(const std::string& dir, bool sync, int cycle
     if (line == "ready") continue;
     std::istringstream ls(line);
     int64_t off;
+    int c, t, i;
     Acked a;
-    if (ls >> off >> a.cycle >> a.thread >> a.i >> a.size >> a.queue_offset) acks[off] = a;
+    if (ls >> off >> c >> t >> i >> a.size >> a.queue_offset) {
+      a.cycle = c;
+      a.queue = t;
+      a.body_seed = static_cast<uint64_t>(c * 100 + t);
+      a.i = static_cast<uint64_t>(i);
+      a.key = ChildKey(c, t, i);
+      acks[off] = a;
+    }
   }
   return acks;
 }
 
+// Empty if the record at commit-log offset `off` is the one Get returns at its queue offset and
+// the only one QueryByKey returns for its key; otherwise what is wrong.
+std::string QueueOrIndexProblem(const Store& s, int64_t off, int32_t queue, int64_t queue_offset,
+                                std::string_view body, std::string_view key) {
+  auto got = s.Get(kTopic, queue, queue_offset, GetOptions{.max_messages = 1});
+  if (!got.ok()) return "Get failed: " + got.status().ToString();
+  if (got->status != GetMessageStatus::kFound || got->messages.size() != 1) {
+    return fmt::format("Get(queue {}, offset {}) = {} with {} messages (queue [{}, {}))", queue,
+                       queue_offset, GetMessageStatusName(got->status), got->messages.size(),
+                       got->min_offset, got->max_offset);
+  }
+  const RecordRef& m = got->messages[0];
+  if (m.offset != off || m.msg.queue_offset != queue_offset || m.msg.body != body) {
+    return fmt::format(
+        "Get(queue {}, offset {}) returned the record at {} (queue offset {}, {} body bytes)",
+        queue, queue_offset, m.offset, m.msg.queue_offset, m.msg.body.size());
+  }
+  auto hits = s.QueryByKey(kTopic, key, 4);
+  if (!hits.ok()) return "QueryByKey failed: " + hits.status().ToString();
+  if (hits->size() != 1 || (*hits)[0].offset != off) {
+    std::string at;
+    for (const RecordRef& h : *hits) at += " " + std::to_string(h.offset);
+    return fmt::format("QueryByKey({}) returned {} records (at:{})", key, hits->size(), at);
+  }
+  return "";
+}
+
+// What the checks after the recoveries found.
+struct Tally {
+  int64_t lost = 0;          // acknowledged, but missing from the log, its queue or the index
+  int64_t inconsistent = 0;  // unacknowledged records in the log but not in their queue / index
+  int64_t problems = 0;      // queue holes, wrong max offsets, appends after recovery
+  // The longest WaitForMessages for a message appended after recovery (not asserted: a loaded
+  // machine can delay any thread, but a dispatcher stall shows here).
+  std::chrono::steady_clock::duration slowest_wait{};
+};
+
+// Reports one cycle's failures: the first few in full, the rest only counted (a broken recovery
+// can fail thousands of records).
+class Reporter {
+ public:
+  explicit Reporter(std::string where) : where_(std::move(where)) {}
+  ~Reporter() {
+    if (count_ > kShown) {
+      ADD_FAILURE() << where_ << ": " << count_ - kShown << " more failures not shown";
+    }
+  }
+  Reporter(const Reporter&) = delete;
+  Reporter& operator=(const Reporter&) = delete;
+
+  // Counts one failure in `*counter` and reports `what`.
+  void Fail(int64_t* counter, const std::string& what) {
+    ++*counter;
+    if (++count_ <= kShown) ADD_FAILURE() << where_ << ": " << what;
+  }
+  const std::string& where() const { return where_; }
+
+ private:
+  static constexpr int kShown = 10;
+  std::string where_;
+  int count_ = 0;
+};
+
+// Checks each queue against the log: its max offset is the next queue offset the log assigns, and
+// every offset in [min, max) holds a record of that queue and offset inside the log (no holes, no
+// stale entry).
+void CheckQueues(const Store& s, Reporter& rep, Tally* tally) {
+  for (const QueueInfo& qi : s.ListQueues()) {
+    if (qi.topic != kTopic || qi.queue_id < 0 || qi.queue_id >= kQueues) {
+      rep.Fail(&tally->problems, fmt::format("unexpected queue {}/{}", qi.topic, qi.queue_id));
+    }
+  }
+  for (int32_t q = 0; q < kQueues; ++q) {
+    const int64_t min = s.MinQueueOffset(kTopic, q), max = s.MaxQueueOffset(kTopic, q);
+    if (max != s.NextQueueOffset(kTopic, q)) {
+      rep.Fail(&tally->problems,
+               fmt::format("queue {} max offset {} but the log's next queue offset is {}", q, max,
+                           s.NextQueueOffset(kTopic, q)));
+    }
+    for (int64_t qo = min; qo < max; ++qo) {
+      auto got = s.Get(kTopic, q, qo, GetOptions{.max_messages = 1});
+      std::string why;
+      if (!got.ok()) {
+        why = got.status().ToString();
+      } else if (got->messages.empty()) {
+        why = GetMessageStatusName(got->status);
+      } else if (const RecordRef& m = got->messages[0];
+                 got->status != GetMessageStatus::kFound || got->messages.size() != 1 ||
+                 got->next_begin_offset != qo + 1 || m.msg.topic != kTopic || m.msg.queue_id != q ||
+                 m.msg.queue_offset != qo || m.next_offset > s.MaxOffset()) {
+        why = fmt::format("the entry leads to the record at {} ({}/{} queue offset {})", m.offset,
+                          m.msg.topic, m.msg.queue_id, m.msg.queue_offset);
+      }
+      if (!why.empty()) {
+        rep.Fail(&tally->problems, fmt::format("queue {} offset {} in [{}, {}) is not readable: {}",
+                                               q, qo, min, max, why));
+      }
+    }
+  }
+}
+
+// Appends one message to each queue of the reopened store and checks it continues the queue and
+// is readable through Get (and the index) as soon as the dispatcher has it. Adds them to `all`.
+void CheckAppendAfterRecovery(Store& s, int cycle, std::map<int64_t, Acked>* all, Reporter& rep,
+                              Tally* tally) {
+  for (int32_t q = 0; q < kQueues; ++q) {
+    Acked a{.cycle = cycle,
+            .queue = q,
+            .body_seed = static_cast<uint64_t>(1000000 + cycle * 100 + q),
+            .i = 0,
+            .size = static_cast<size_t>(100 + q),
+            .key = fmt::format("probe-{}-{}", cycle, q)};
+    const std::string body = testing::Body(a.body_seed, a.i, a.size);
+    const int64_t before = s.MaxQueueOffset(kTopic, q);
+    auto r = s.Append(Message{.topic = kTopic, .queue_id = q, .body = body, .keys = a.key});
+    if (!r.ok() || r->status != PutMessageStatus::kPutOk) {
+      rep.Fail(&tally->problems, fmt::format("append after recovery to queue {} failed: {}", q,
+                                             r.ok() ? std::string(PutMessageStatusName(r->status))
+                                                    : r.status().ToString()));
+      continue;
+    }
+    a.queue_offset = r->queue_offset;
+    (*all)[r->wrote_offset] = a;
+    if (r->queue_offset != before) {
+      rep.Fail(&tally->problems,
+               fmt::format("append after recovery to queue {} got queue offset {}, expected the "
+                           "recovered max {}",
+                           q, r->queue_offset, before));
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    const bool arrived = s.WaitForMessages(kTopic, q, r->queue_offset, std::chrono::seconds(5));
+    tally->slowest_wait = std::max(tally->slowest_wait, std::chrono::steady_clock::now() - t0);
+    if (!arrived) {
+      rep.Fail(&tally->problems, fmt::format("queue {} offset {} not dispatched within 5 s of its "
+                                             "append",
+                                             q, r->queue_offset));
+    } else if (std::string p =
+                   QueueOrIndexProblem(s, r->wrote_offset, q, r->queue_offset, body, a.key);
+               !p.empty()) {
+      rep.Fail(&tally->problems,
+               fmt::format("message appended after recovery at {}: {}", r->wrote_offset, p));
+    }
+  }
+}
+
 void CrashLoop(bool sync, int cycles, uint64_t seed, const char* backend) {
+  const std::string run = fmt::format("seed {} {} {}", seed, backend, sync ? "SYNC" : "ASYNC");
   testing::TempDir tmp;
   const std::string dir = tmp.path() + "/store";
   std::mt19937_64 rng(seed);
   std::map<int64_t, Acked> all;
-  int64_t lost = 0;
+  Tally tally;
+  std::set<int64_t> unacked_seen;  // offsets of unacknowledged records the log kept
   cycles *= testing::SoakFactor();
   for (int cycle = 0; cycle < cycles; ++cycle) {
+    Reporter rep(fmt::format("{} cycle {}", run, cycle));
     int delay = 30 + static_cast<int>(rng() % 300);
     auto acks = RunAndKill(dir, sync, cycle, delay, backend);
-    EXPECT_GT(acks.size(), 0u) << "cycle " << cycle << " acknowledged nothing";
+    EXPECT_GT(acks.size(), 0u) << rep.where() << ": acknowledged nothing";
     all.insert(acks.begin(), acks.end());
     // Reopen in this process and check every acknowledged record of every cycle so far.
     auto store = Store::Open(testing::SmallOptions(dir, NewDefaultFileSystem()));
-    ASSERT_TRUE(store.ok()) << store.status();
-    EXPECT_FALSE((*store)->recovery_report().clean_shutdown);
+    ASSERT_TRUE(store.ok()) << rep.where() << ": reopen failed: " << store.status();
+    Store& s = **store;
+    EXPECT_FALSE(s.recovery_report().clean_shutdown) << rep.where();
     for (const auto& [off, a] : all) {
-      auto rec = (*store)->Read(off);
-      bool ok = rec.ok() && rec->msg.queue_id == a.thread &&
-                rec->msg.queue_offset == a.queue_offset &&
-                rec->msg.body == testing::Body(a.cycle * 100 + a.thread, a.i, a.size);
-      if (!ok) {
-        ++lost;
-        ADD_FAILURE() << "acknowledged record at " << off << " (cycle " << a.cycle
-                      << ") lost: " << (rec.ok() ? "content differs" : rec.status().ToString());
+      const std::string body = testing::Body(a.body_seed, a.i, a.size);
+      auto rec = s.Read(off);
+      std::string problem;
+      if (!rec.ok()) {
+        problem = "not in the log: " + rec.status().ToString();
+      } else if (rec->msg.queue_id != a.queue || rec->msg.queue_offset != a.queue_offset ||
+                 rec->msg.body != body) {
+        problem = "the log holds different content";
+      } else {
+        problem = QueueOrIndexProblem(s, off, a.queue, a.queue_offset, body, a.key);
+      }
+      if (!problem.empty()) {
+        rep.Fail(&tally.lost,
+                 fmt::format("acknowledged record at {} (cycle {}, queue {}, queue offset {}) "
+                             "lost: {}",
+                             off, a.cycle, a.queue, a.queue_offset, problem));
       }
     }
+    // Every record in the log (acknowledged or not) is in its queue and the index: recovery
+    // dispatched all of it before Open returned.
+    int64_t end = s.MinOffset();
+    for (int64_t off = s.MinOffset(); off < s.MaxOffset();) {
+      auto rec = s.Read(off);
+      if (absl::IsNotFound(rec.status())) break;  // the log ends with a segment's BLANK filler
+      if (!rec.ok()) {
+        rep.Fail(&tally.problems,
+                 fmt::format("unreadable record at {}: {}", off, rec.status().ToString()));
+        break;
+      }
+      off = end = rec->next_offset;
+      if (all.count(rec->offset)) continue;  // checked above
+      unacked_seen.insert(rec->offset);
+      const std::string key(rec->msg.Property(kPropertyKeys).value_or(""));
+      if (std::string p = QueueOrIndexProblem(s, rec->offset, rec->msg.queue_id,
+                                              rec->msg.queue_offset, rec->msg.body, key);
+          !p.empty()) {
+        rep.Fail(&tally.inconsistent,
+                 fmt::format("unacknowledged record at {} is in the log but {}", rec->offset, p));
+      }
+    }
+    EXPECT_GE(s.DispatchedOffset(), end)
+        << rep.where() << ": Open returned before dispatching the log";
+    CheckQueues(s, rep, &tally);
     // Queue offsets continue after the last acknowledged one.
     std::map<int, int64_t> max_qo;
-    for (const auto& [off, a] : all) max_qo[a.thread] = std::max(max_qo[a.thread], a.queue_offset);
-    for (const auto& [q, m] : max_qo) EXPECT_GT((*store)->NextQueueOffset("crash", q), m);
+    for (const auto& [off, a] : all) max_qo[a.queue] = std::max(max_qo[a.queue], a.queue_offset);
+    for (const auto& [q, m] : max_qo) EXPECT_GT(s.NextQueueOffset(kTopic, q), m) << rep.where();
+    CheckAppendAfterRecovery(s, cycle, &all, rep, &tally);
   }
-  std::printf("%s %s: %d kill -9 cycles, %zu acknowledged appends checked, %lld lost\n", backend,
-              sync ? "SYNC_FLUSH" : "ASYNC_FLUSH", cycles, all.size(),
-              static_cast<long long>(lost));
-  EXPECT_EQ(lost, 0);
+  std::printf(
+      "%s %s: %d kill -9 cycles, %zu acknowledged appends checked in log, queue and index after "
+      "every recovery: %lld lost (summed over recoveries); %zu unacknowledged records kept by the "
+      "log, %lld missing from their queue / index; %lld other problems; slowest dispatch after an "
+      "append %.3f s\n",
+      backend, sync ? "SYNC_FLUSH" : "ASYNC_FLUSH", cycles, all.size(),
+      static_cast<long long>(tally.lost), unacked_seen.size(),
+      static_cast<long long>(tally.inconsistent), static_cast<long long>(tally.problems),
+      std::chrono::duration<double>(tally.slowest_wait).count());
+  EXPECT_EQ(tally.lost, 0) << run << ": acknowledged messages lost";
+  EXPECT_EQ(tally.inconsistent, 0) << run
+                                   << ": records in the log missing from their queue or "
+                                      "index";
+  EXPECT_EQ(tally.problems, 0) << run;
 }
 
 // Under SYNC_FLUSH an acknowledged append is on disk; under ASYNC_FLUSH it is in the page cache,
