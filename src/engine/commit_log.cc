@@ -379,6 +379,12 @@ void CommitLog::CheckpointLocked(Lock& l) {
   c.logics_msg_timestamp = last_store_ts_;
   c.min_offset = MinOffset();
   c.records_have_crc = opts_.enabled_append_prop_crc;
+  if (!sync_mode()) {
+    // Write what is staged (quick), then fdatasync without holding the I/O token, so ASYNC_FLUSH
+    // appenders keep writing meanwhile instead of queueing behind the checkpoint's sync.
+    auto w = WaitLocked(l, c.safe_offset, /*durable=*/false, std::nullopt);
+    if (w.ok() && flushed_ < c.safe_offset) FlushLocked(l);
+  }
   auto w = WaitLocked(l, c.safe_offset, /*durable=*/true, std::nullopt);
   last_checkpoint_ = Clock::now();
   if (!w.ok()) return;  // the log is fenced; the old checkpoint stays valid
@@ -453,7 +459,13 @@ void CommitLog::BackgroundLoop() {
       CheckpointLocked(l);
       continue;
     }
-    auto wake = std::min(last_checkpoint_ + ckpt_interval, last_flush_ + flush_interval);
+    // Only deadlines that can fire count, or the loop would spin on a past one (nothing dirty,
+    // SYNC_FLUSH, or a fenced log).
+    auto wake = now + std::chrono::seconds(1);
+    if (failed_.ok()) wake = std::min(wake, last_checkpoint_ + ckpt_interval);
+    if (failed_.ok() && !sync_mode() && written_ > flushed_) {
+      wake = std::min(wake, last_flush_ + flush_interval);
+    }
     if (!pending_.empty() && pending_.front().durable) {
       wake = std::min(wake, pending_.front().deadline);
     }
