@@ -26,6 +26,7 @@
 #include <string>
 #include <thread>
 
+#include "recovery_checks.h"
 #include "stele/store.h"
 #include "testutil.h"
 
@@ -127,105 +128,31 @@ std::map<int64_t, Acked> RunAndKill(const std::string& dir, bool sync, int cycle
   return acks;
 }
 
+using testing::CheckQueues;
+using testing::PlacedRecord;
+using testing::QueueNaming;
+using testing::Reporter;
+using testing::Tally;
+
+// crash_child's queues: one topic, so messages name its queues by number.
+testing::QueueLayout Layout() {
+  testing::QueueLayout layout{.naming = QueueNaming::kNumber};
+  for (int32_t q = 0; q < kQueues; ++q) layout.queues.emplace_back(std::string(kTopic), q);
+  return layout;
+}
+
 // Empty if the record at commit-log offset `off` is the one Get returns at its queue offset and
 // the only one QueryByKey returns for its key; otherwise what is wrong.
 std::string QueueOrIndexProblem(const Store& s, int64_t off, int32_t queue, int64_t queue_offset,
                                 std::string_view body, std::string_view key) {
-  auto got = s.Get(kTopic, queue, queue_offset, GetOptions{.max_messages = 1});
-  if (!got.ok()) return "Get failed: " + got.status().ToString();
-  if (got->status != GetMessageStatus::kFound || got->messages.size() != 1) {
-    return fmt::format("Get(queue {}, offset {}) = {} with {} messages (queue [{}, {}))", queue,
-                       queue_offset, GetMessageStatusName(got->status), got->messages.size(),
-                       got->min_offset, got->max_offset);
-  }
-  const RecordRef& m = got->messages[0];
-  if (m.offset != off || m.msg.queue_offset != queue_offset || m.msg.body != body) {
-    return fmt::format(
-        "Get(queue {}, offset {}) returned the record at {} (queue offset {}, {} body bytes)",
-        queue, queue_offset, m.offset, m.msg.queue_offset, m.msg.body.size());
-  }
-  auto hits = s.QueryByKey(kTopic, key, 4);
-  if (!hits.ok()) return "QueryByKey failed: " + hits.status().ToString();
-  if (hits->size() != 1 || (*hits)[0].offset != off) {
-    std::string at;
-    for (const RecordRef& h : *hits) at += " " + std::to_string(h.offset);
-    return fmt::format("QueryByKey({}) returned {} records (at:{})", key, hits->size(), at);
-  }
-  return "";
-}
-
-// What the checks after the recoveries found.
-struct Tally {
-  int64_t lost = 0;          // acknowledged, but missing from the log, its queue or the index
-  int64_t inconsistent = 0;  // unacknowledged records in the log but not in their queue / index
-  int64_t problems = 0;      // queue holes, wrong max offsets, appends after recovery
-  // The longest WaitForMessages for a message appended after recovery (not asserted: a loaded
-  // machine can delay any thread, but a dispatcher stall shows here).
-  std::chrono::steady_clock::duration slowest_wait{};
-};
-
-// Reports one cycle's failures: the first few in full, the rest only counted (a broken recovery
-// can fail thousands of records).
-class Reporter {
- public:
-  explicit Reporter(std::string where) : where_(std::move(where)) {}
-  ~Reporter() {
-    if (count_ > kShown) {
-      ADD_FAILURE() << where_ << ": " << count_ - kShown << " more failures not shown";
-    }
-  }
-  Reporter(const Reporter&) = delete;
-  Reporter& operator=(const Reporter&) = delete;
-
-  // Counts one failure in `*counter` and reports `what`.
-  void Fail(int64_t* counter, const std::string& what) {
-    ++*counter;
-    if (++count_ <= kShown) ADD_FAILURE() << where_ << ": " << what;
-  }
-  const std::string& where() const { return where_; }
-
- private:
-  static constexpr int kShown = 10;
-  std::string where_;
-  int count_ = 0;
-};
-
-// Checks each queue against the log: its max offset is the next queue offset the log assigns, and
-// every offset in [min, max) holds a record of that queue and offset inside the log (no holes, no
-// stale entry).
-void CheckQueues(const Store& s, Reporter& rep, Tally* tally) {
-  for (const QueueInfo& qi : s.ListQueues()) {
-    if (qi.topic != kTopic || qi.queue_id < 0 || qi.queue_id >= kQueues) {
-      rep.Fail(&tally->problems, fmt::format("unexpected queue {}/{}", qi.topic, qi.queue_id));
-    }
-  }
-  for (int32_t q = 0; q < kQueues; ++q) {
-    const int64_t min = s.MinQueueOffset(kTopic, q), max = s.MaxQueueOffset(kTopic, q);
-    if (max != s.NextQueueOffset(kTopic, q)) {
-      rep.Fail(&tally->problems,
-               fmt::format("queue {} max offset {} but the log's next queue offset is {}", q, max,
-                           s.NextQueueOffset(kTopic, q)));
-    }
-    for (int64_t qo = min; qo < max; ++qo) {
-      auto got = s.Get(kTopic, q, qo, GetOptions{.max_messages = 1});
-      std::string why;
-      if (!got.ok()) {
-        why = got.status().ToString();
-      } else if (got->messages.empty()) {
-        why = GetMessageStatusName(got->status);
-      } else if (const RecordRef& m = got->messages[0];
-                 got->status != GetMessageStatus::kFound || got->messages.size() != 1 ||
-                 got->next_begin_offset != qo + 1 || m.msg.topic != kTopic || m.msg.queue_id != q ||
-                 m.msg.queue_offset != qo || m.next_offset > s.MaxOffset()) {
-        why = fmt::format("the entry leads to the record at {} ({}/{} queue offset {})", m.offset,
-                          m.msg.topic, m.msg.queue_id, m.msg.queue_offset);
-      }
-      if (!why.empty()) {
-        rep.Fail(&tally->problems, fmt::format("queue {} offset {} in [{}, {}) is not readable: {}",
-                                               q, qo, min, max, why));
-      }
-    }
-  }
+  return testing::QueueOrIndexProblem(s,
+                                      PlacedRecord{.offset = off,
+                                                   .topic = kTopic,
+                                                   .queue_id = queue,
+                                                   .queue_offset = queue_offset,
+                                                   .body = body,
+                                                   .key = key},
+                                      QueueNaming::kNumber);
 }
 
 // Appends one message to each queue of the reopened store and checks it continues the queue and
@@ -256,19 +183,14 @@ void CheckAppendAfterRecovery(Store& s, int cycle, std::map<int64_t, Acked>* all
                            "recovered max {}",
                            q, r->queue_offset, before));
     }
-    const auto t0 = std::chrono::steady_clock::now();
-    const bool arrived = s.WaitForMessages(kTopic, q, r->queue_offset, std::chrono::seconds(5));
-    tally->slowest_wait = std::max(tally->slowest_wait, std::chrono::steady_clock::now() - t0);
-    if (!arrived) {
-      rep.Fail(&tally->problems, fmt::format("queue {} offset {} not dispatched within 5 s of its "
-                                             "append",
-                                             q, r->queue_offset));
-    } else if (std::string p =
-                   QueueOrIndexProblem(s, r->wrote_offset, q, r->queue_offset, body, a.key);
-               !p.empty()) {
-      rep.Fail(&tally->problems,
-               fmt::format("message appended after recovery at {}: {}", r->wrote_offset, p));
-    }
+    testing::CheckDispatched(s,
+                             PlacedRecord{.offset = r->wrote_offset,
+                                          .topic = kTopic,
+                                          .queue_id = q,
+                                          .queue_offset = r->queue_offset,
+                                          .body = body,
+                                          .key = a.key},
+                             QueueNaming::kNumber, rep, tally);
   }
 }
 
@@ -335,7 +257,7 @@ void CrashLoop(bool sync, int cycles, uint64_t seed, const char* backend) {
     }
     EXPECT_GE(s.DispatchedOffset(), end)
         << rep.where() << ": Open returned before dispatching the log";
-    CheckQueues(s, rep, &tally);
+    CheckQueues(s, Layout(), nullptr, rep, &tally);
     // Queue offsets continue after the last acknowledged one.
     std::map<int, int64_t> max_qo;
     for (const auto& [off, a] : all) max_qo[a.queue] = std::max(max_qo[a.queue], a.queue_offset);

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "io/fault_fs.h"
+#include "recovery_checks.h"
 #include "stele/store.h"
 #include "testutil.h"
 
@@ -29,6 +30,10 @@ using io::FaultInjectionFS;
 using io::LossPolicy;
 using testing::Backend;
 using testing::Body;
+using testing::PlacedRecord;
+using testing::QueueNaming;
+using testing::Reporter;
+using testing::Tally;
 
 struct Expect {
   std::string topic;
@@ -39,43 +44,6 @@ struct Expect {
   size_t size = 0;
   bool durable = false;  // acknowledged durable: must survive
   std::string key;
-};
-
-// What the checks found, over all seeds of one parameter set.
-struct Tally {
-  int64_t lost = 0;          // durable records missing from the log, their queue or the index
-  int64_t inconsistent = 0;  // non-durable records the log kept but their queue / index did not
-  int64_t problems = 0;      // queue holes, wrong max offsets, failed appends after recovery
-  int64_t checked = 0;       // record checks done after recoveries
-  // The longest WaitForMessages for a message appended after recovery (not asserted: a loaded
-  // machine can delay any thread, but a dispatcher stall shows here).
-  std::chrono::steady_clock::duration slowest_wait{};
-};
-
-// Reports one cycle's failures: the first few in full, the rest only counted (a broken recovery
-// can fail thousands of records).
-class Reporter {
- public:
-  explicit Reporter(std::string where) : where_(std::move(where)) {}
-  ~Reporter() {
-    if (count_ > kShown) {
-      ADD_FAILURE() << where_ << ": " << count_ - kShown << " more failures not shown";
-    }
-  }
-  Reporter(const Reporter&) = delete;
-  Reporter& operator=(const Reporter&) = delete;
-
-  // Counts one failure in `*counter` and reports `what`.
-  void Fail(int64_t* counter, const std::string& what) {
-    ++*counter;
-    if (++count_ <= kShown) ADD_FAILURE() << where_ << ": " << what;
-  }
-  const std::string& where() const { return where_; }
-
- private:
-  static constexpr int kShown = 10;
-  std::string where_;
-  int count_ = 0;
 };
 
 struct PowerLossParam {
@@ -92,79 +60,47 @@ constexpr int kQueuesPerTopic = 2;
 // Each message's single key: unique over a seed's whole run, so one key names one record.
 std::string Key(uint64_t seed, uint64_t i) { return fmt::format("k-{}-{}", seed, i); }
 
+// The queues the workload uses: t0, t1 and t2 with kQueuesPerTopic queues each, named topic/id in
+// messages.
+testing::QueueLayout Layout() {
+  testing::QueueLayout layout{.naming = QueueNaming::kTopicSlashId};
+  for (int t = 0; t < kTopics; ++t) {
+    for (int32_t q = 0; q < kQueuesPerTopic; ++q) {
+      layout.queues.emplace_back(fmt::format("t{}", t), q);
+    }
+  }
+  return layout;
+}
+
+// Where `e`, at commit-log offset `off` with body `body`, should be in its queue and the index.
+PlacedRecord Placed(int64_t off, const Expect& e, std::string_view body) {
+  return PlacedRecord{.offset = off,
+                      .topic = e.topic,
+                      .queue_id = e.queue_id,
+                      .queue_offset = e.queue_offset,
+                      .body = body,
+                      .key = e.key};
+}
+
 // Empty if the record at commit-log offset `off` is the one Get returns at its queue offset and
 // the only one QueryByKey returns for its key; otherwise what is wrong.
 std::string QueueOrIndexProblem(const Store& s, int64_t off, const Expect& e) {
-  auto got = s.Get(e.topic, e.queue_id, e.queue_offset, GetOptions{.max_messages = 1});
-  if (!got.ok()) return "Get failed: " + got.status().ToString();
-  if (got->status != GetMessageStatus::kFound || got->messages.size() != 1) {
-    return fmt::format("Get({}/{} offset {}) = {} with {} messages (queue [{}, {}))", e.topic,
-                       e.queue_id, e.queue_offset, GetMessageStatusName(got->status),
-                       got->messages.size(), got->min_offset, got->max_offset);
-  }
-  const RecordRef& m = got->messages[0];
-  if (m.offset != off || m.msg.queue_offset != e.queue_offset ||
-      m.msg.body != Body(e.seed, e.i, e.size)) {
-    return fmt::format(
-        "Get({}/{} offset {}) returned the record at {} (queue offset {}, {} body bytes)", e.topic,
-        e.queue_id, e.queue_offset, m.offset, m.msg.queue_offset, m.msg.body.size());
-  }
-  auto hits = s.QueryByKey(e.topic, e.key, 4);
-  if (!hits.ok()) return "QueryByKey failed: " + hits.status().ToString();
-  if (hits->size() != 1 || (*hits)[0].offset != off) {
-    std::string at;
-    for (const RecordRef& h : *hits) at += " " + std::to_string(h.offset);
-    return fmt::format("QueryByKey({}) returned {} records (at:{})", e.key, hits->size(), at);
-  }
-  return "";
+  const std::string body = Body(e.seed, e.i, e.size);
+  return testing::QueueOrIndexProblem(s, Placed(off, e, body), QueueNaming::kTopicSlashId);
 }
 
-// Checks each queue against the log: its max offset is the next queue offset the log assigns, and
-// every offset in [min, max) holds an acknowledged record of that queue and offset inside the log
-// (no holes, no stale entry).
+// Checks each queue against the log (see testing::CheckQueues); every record a queue leads to must
+// be an acknowledged one of that queue and offset.
 void CheckQueues(const Store& s, const std::map<int64_t, Expect>& expect, Reporter& rep,
                  Tally* tally) {
-  for (const QueueInfo& qi : s.ListQueues()) {
-    if (qi.topic.size() != 2 || qi.topic[0] != 't' || qi.topic[1] < '0' ||
-        qi.topic[1] >= '0' + kTopics || qi.queue_id < 0 || qi.queue_id >= kQueuesPerTopic) {
-      rep.Fail(&tally->problems, fmt::format("unexpected queue {}/{}", qi.topic, qi.queue_id));
-    }
-  }
-  for (int t = 0; t < kTopics; ++t) {
-    const std::string topic = fmt::format("t{}", t);
-    for (int32_t q = 0; q < kQueuesPerTopic; ++q) {
-      const int64_t min = s.MinQueueOffset(topic, q), max = s.MaxQueueOffset(topic, q);
-      if (max != s.NextQueueOffset(topic, q)) {
-        rep.Fail(&tally->problems,
-                 fmt::format("queue {}/{} max offset {} but the log's next queue offset is {}",
-                             topic, q, max, s.NextQueueOffset(topic, q)));
-      }
-      for (int64_t qo = min; qo < max; ++qo) {
-        auto got = s.Get(topic, q, qo, GetOptions{.max_messages = 1});
-        std::string why;
-        if (!got.ok()) {
-          why = got.status().ToString();
-        } else if (got->messages.empty()) {
-          why = GetMessageStatusName(got->status);
-        } else {
-          const RecordRef& m = got->messages[0];
-          auto e = expect.find(m.offset);
-          if (got->status != GetMessageStatus::kFound || got->messages.size() != 1 ||
-              got->next_begin_offset != qo + 1 || m.msg.topic != topic || m.msg.queue_id != q ||
-              m.msg.queue_offset != qo || m.next_offset > s.MaxOffset() || e == expect.end() ||
-              e->second.topic != topic || e->second.queue_offset != qo) {
-            why = fmt::format("the entry leads to the record at {} ({}/{} queue offset {})",
-                              m.offset, m.msg.topic, m.msg.queue_id, m.msg.queue_offset);
-          }
-        }
-        if (!why.empty()) {
-          rep.Fail(&tally->problems,
-                   fmt::format("queue {}/{} offset {} in [{}, {}) is not readable: {}", topic, q,
-                               qo, min, max, why));
-        }
-      }
-    }
-  }
+  testing::CheckQueues(
+      s, Layout(),
+      [&](const RecordRef& m) {
+        auto e = expect.find(m.offset);
+        return e != expect.end() && e->second.topic == m.msg.topic &&
+               e->second.queue_offset == m.msg.queue_offset;
+      },
+      rep, tally);
 }
 
 // One seeded run: several open/append/power-cut/reopen cycles.
@@ -276,18 +212,8 @@ void RunSeed(Backend backend, LossPolicy policy, uint64_t seed, Tally* tally) {
                              "the recovered max {}",
                              e.topic, e.queue_id, e.queue_offset, before));
       }
-      const auto t0 = std::chrono::steady_clock::now();
-      const bool arrived =
-          s.WaitForMessages(e.topic, e.queue_id, e.queue_offset, std::chrono::seconds(5));
-      tally->slowest_wait = std::max(tally->slowest_wait, std::chrono::steady_clock::now() - t0);
-      if (!arrived) {
-        rep.Fail(&tally->problems,
-                 fmt::format("{}/{} offset {} not dispatched within 5 s of its append", e.topic,
-                             e.queue_id, e.queue_offset));
-      } else if (std::string p = QueueOrIndexProblem(s, off, e); !p.empty()) {
-        rep.Fail(&tally->problems,
-                 fmt::format("message appended after recovery at {}: {}", off, p));
-      }
+      const std::string body = Body(e.seed, e.i, e.size);
+      testing::CheckDispatched(s, Placed(off, e, body), QueueNaming::kTopicSlashId, rep, tally);
     }
 
     // Workload.
