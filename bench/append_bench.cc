@@ -37,97 +37,31 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
+#include <utility>
 #include <vector>
 
+#include "bench_util.h"
 #include "io/fault_fs.h"
 #include "stele/file_system.h"
 #include "stele/message.h"
 #include "stele/options.h"
 #include "stele/store.h"
 
+namespace stele::bench {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
-using stele::FlushDiskType;
 
 // Segment sizes. Under SYNC_FLUSH every segment is zero-filled when created (the allocator prepares
 // the next one as soon as a segment is opened); smaller segments there keep that bulk write, which
 // disturbs fdatasync latency on the project machine, in proportion to what a case appends.
-constexpr uint64_t kSegmentSize = 256ull << 20;
+// (kSegmentSize, the ASYNC_FLUSH one, is in bench_util.h.)
 constexpr uint64_t kSyncSegmentSize = 64ull << 20;
-constexpr size_t kBodySize = 1024;
 constexpr int kQueues = 8;
-constexpr std::string_view kTopic = "BenchTopic";
-
-std::string Env(const char* name, const std::string& def) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? std::string(v) : def;
-}
-
-double EnvDouble(const char* name, double def) {
-  const std::string v = Env(name, "");
-  if (v.empty()) return def;
-  char* end = nullptr;
-  const double d = std::strtod(v.c_str(), &end);
-  if (end == v.c_str() || d <= 0) {
-    std::fprintf(stderr, "stele_bench: ignoring %s=%s (want a positive number)\n", name, v.c_str());
-    return def;
-  }
-  return d;
-}
-
-std::string BaseDir() { return Env("STELE_BENCH_DIR", "./stele-bench-data"); }
-
-std::shared_ptr<stele::FileSystem> BaseFs() {
-  if (Env("STELE_BENCH_FS", "") == "posix") return stele::NewPosixFileSystem();
-  return stele::NewDefaultFileSystem();
-}
-
-double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-// A new, empty directory under the base directory.
-std::string FreshDir(const std::string& tag) {
-  static int seq = 0;
-  std::error_code ec;
-  fs::create_directories(BaseDir(), ec);
-  fs::path dir = fs::path(BaseDir()) /
-                 ("stele-" + std::to_string(getpid()) + "-" + std::to_string(++seq) + "-" + tag);
-  fs::remove_all(dir, ec);
-  return dir.string();
-}
-
-void RemoveDir(const std::string& dir) {
-  std::error_code ec;
-  fs::remove_all(dir, ec);
-  if (ec)
-    std::fprintf(stderr, "stele_bench: cannot remove %s: %s\n", dir.c_str(), ec.message().c_str());
-}
-
-// The store's segments: "<20 digits>" in <root>/commitlog (unfinished ones end in ".tmp").
-std::vector<fs::path> SegmentFiles(const std::string& root) {
-  std::vector<fs::path> out;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(fs::path(root) / "commitlog", ec)) {
-    if (e.path().filename().string().find('.') == std::string::npos) out.push_back(e.path());
-  }
-  return out;
-}
-
-// A fresh store prepares its next segment in the background (and under SYNC_FLUSH zero-fills it):
-// let that finish before measuring, as it would have long before on a broker that has been up.
-void WaitForSpareSegment(const std::string& root) {
-  const auto deadline = Clock::now() + std::chrono::seconds(15);
-  while (SegmentFiles(root).size() < 2 && Clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-}
 
 // fdatasync every segment file, so that a timed reopen measures the scan, not the write-back of
 // whatever the crashed store left dirty in the page cache.
@@ -140,41 +74,18 @@ void SyncSegments(const std::string& root) {
   }
 }
 
-const std::string& Body() {
-  static const std::string body = [] {
-    std::string b(kBodySize, '\0');
-    uint64_t x = 0x9E3779B97F4A7C15ull;  // xorshift: incompressible, reproducible
-    for (char& c : b) {
-      x ^= x << 13;
-      x ^= x >> 7;
-      x ^= x << 17;
-      c = static_cast<char>(x);
-    }
-    return b;
-  }();
-  return body;
-}
-
 stele::Message BenchMessage(int i) {
   return stele::Message{.topic = kTopic, .queue_id = i % kQueues, .body = Body()};
 }
 
+// STELE_BENCH_WRITE_MODE=mmap selects commitLogWriteMode=mmap.
 stele::StoreOptions BenchOptions(const std::string& dir, FlushDiskType type,
                                  std::shared_ptr<stele::FileSystem> fs) {
-  stele::StoreOptions o;
-  o.store_path_root_dir = dir;
-  o.mapped_file_size_commit_log =
-      type == FlushDiskType::kSyncFlush ? kSyncSegmentSize : kSegmentSize;
-  o.flush_disk_type = type;
-  o.file_system = std::move(fs);
+  stele::StoreOptions o =
+      BaseOptions(dir, type, type == FlushDiskType::kSyncFlush ? kSyncSegmentSize : kSegmentSize,
+                  std::move(fs));
   if (Env("STELE_BENCH_WRITE_MODE", "write") == "mmap") o.write_mode = stele::WriteMode::kMmap;
   return o;
-}
-
-double Percentile(const std::vector<double>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  const size_t i = static_cast<size_t>(p * static_cast<double>(sorted.size() - 1) + 0.5);
-  return sorted[std::min(i, sorted.size() - 1)];
 }
 
 // The store shared by the threads of an append case. Opened by the Setup callback (main thread,
@@ -189,11 +100,7 @@ struct SharedStore {
   std::unique_ptr<stele::Store> store;
 
   void Reset() {
-    if (store) {
-      absl::Status st = store->Close();
-      if (!st.ok()) std::fprintf(stderr, "stele_bench: close: %s\n", st.ToString().c_str());
-      store.reset();
-    }
+    if (store) CloseStore(store);
     if (!dir.empty()) RemoveDir(dir);
     key.clear();
     dir.clear();
@@ -312,10 +219,7 @@ void RunAppends(benchmark::State& state, bool sync) {
   if (sync) {
     std::vector<double>& v = g_gather.lat_us;
     std::sort(v.begin(), v.end());
-    state.counters["p50_us"] = Percentile(v, 0.50);
-    state.counters["p99_us"] = Percentile(v, 0.99);
-    state.counters["p999_us"] = Percentile(v, 0.999);
-    state.counters["max_us"] = v.empty() ? 0 : v.back();
+    SetLatencyCounters(state, "", v);
   } else {
     // What fio's end_fsync=1 figure includes: the time to make the run's bytes durable.
     const Clock::time_point f0 = Clock::now();
@@ -412,9 +316,7 @@ void BM_RecoveryScan(benchmark::State& state) {
       state.counters["write_MBps"] = write_s > 0 ? crash_end / 1e6 / write_s : 0;
       state.SetLabel("fs=" + rep.file_system + ", page-cache-warm");
     }
-    absl::Status st = store->Close();
-    if (!st.ok()) std::fprintf(stderr, "stele_bench: close: %s\n", st.ToString().c_str());
-    store.reset();
+    CloseStore(store);
   }
   RemoveDir(dir);
 }
@@ -518,16 +420,13 @@ void BM_CleanReopen(benchmark::State& state) {
   RemoveDir(dir);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int Main(int argc, char** argv) {
+  SetProgramName("stele_bench");
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   const double min_time = EnvDouble("STELE_BENCH_MIN_TIME", 3.0);
-  benchmark::AddCustomContext("stele_bench_dir", BaseDir());
-  benchmark::AddCustomContext("stele_segment_bytes", std::to_string(kSegmentSize));
+  AddBenchContext();
   benchmark::AddCustomContext("stele_sync_segment_bytes", std::to_string(kSyncSegmentSize));
-  benchmark::AddCustomContext("stele_body_bytes", std::to_string(kBodySize));
 
   // Sync (latency-sensitive) cases first; see the top of the file.
   benchmark::RegisterBenchmark("BM_AppendSync", BM_AppendSync)
@@ -571,3 +470,8 @@ int main(int argc, char** argv) {
   benchmark::Shutdown();
   return 0;
 }
+
+}  // namespace
+}  // namespace stele::bench
+
+int main(int argc, char** argv) { return stele::bench::Main(argc, argv); }

@@ -52,7 +52,6 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -63,113 +62,25 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.h"
 #include "stele/file_system.h"
 #include "stele/message.h"
 #include "stele/options.h"
 #include "stele/store.h"
 
+namespace stele::bench {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 
-constexpr uint64_t kSegmentSize = 256ull << 20;
-constexpr size_t kBodySize = 1024;
 constexpr size_t kSmallBodySize = 16;
-constexpr std::string_view kTopic = "BenchTopic";
 constexpr int kLookupQueues = 8;
-
-// ---- Helpers shared in spirit with append_bench.cc (same environment variables and layout). ----
-
-std::string Env(const char* name, const std::string& def) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? std::string(v) : def;
-}
-
-double EnvDouble(const char* name, double def) {
-  const std::string v = Env(name, "");
-  if (v.empty()) return def;
-  char* end = nullptr;
-  const double d = std::strtod(v.c_str(), &end);
-  if (end == v.c_str() || d <= 0) {
-    std::fprintf(stderr, "stele_index_bench: ignoring %s=%s (want a positive number)\n", name,
-                 v.c_str());
-    return def;
-  }
-  return d;
-}
-
-std::string BaseDir() { return Env("STELE_BENCH_DIR", "./stele-bench-data"); }
-
-std::shared_ptr<stele::FileSystem> BaseFs() {
-  if (Env("STELE_BENCH_FS", "") == "posix") return stele::NewPosixFileSystem();
-  return stele::NewDefaultFileSystem();
-}
-
-double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-double Micros(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
-
-// A new, empty directory under the base directory ("stele-<pid>-<n>-<tag>": disk_compare.sh
-// removes leftovers of interrupted runs by that pattern).
-std::string FreshDir(const std::string& tag) {
-  static int seq = 0;
-  std::error_code ec;
-  fs::create_directories(BaseDir(), ec);
-  fs::path dir = fs::path(BaseDir()) /
-                 ("stele-" + std::to_string(getpid()) + "-" + std::to_string(++seq) + "-" + tag);
-  fs::remove_all(dir, ec);
-  return dir.string();
-}
-
-void RemoveDir(const std::string& dir) {
-  std::error_code ec;
-  fs::remove_all(dir, ec);
-  if (ec) {
-    std::fprintf(stderr, "stele_index_bench: cannot remove %s: %s\n", dir.c_str(),
-                 ec.message().c_str());
-  }
-}
-
-size_t SegmentCount(const std::string& root) {
-  size_t n = 0;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(fs::path(root) / "commitlog", ec)) {
-    if (e.path().filename().string().find('.') == std::string::npos) ++n;
-  }
-  return n;
-}
-
-// A fresh store prepares its next segment in the background: let that finish before measuring.
-void WaitForSpareSegment(const std::string& root) {
-  const auto deadline = Clock::now() + std::chrono::seconds(15);
-  while (SegmentCount(root) < 2 && Clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-}
-
-const std::string& Body() {
-  static const std::string body = [] {
-    std::string b(kBodySize, '\0');
-    uint64_t x = 0x9E3779B97F4A7C15ull;  // xorshift: incompressible, reproducible
-    for (char& c : b) {
-      x ^= x << 13;
-      x ^= x >> 7;
-      x ^= x << 17;
-      c = static_cast<char>(x);
-    }
-    return b;
-  }();
-  return body;
-}
 
 // STELE_BENCH_OPTS="key=value;key=value" (RocketMQ key names, as in broker.conf) overrides the
 // defaults below, for experiments such as "checkpointInterval=60000".
 stele::StoreOptions BenchOptions(const std::string& dir) {
-  stele::StoreOptions o;
-  o.store_path_root_dir = dir;
-  o.mapped_file_size_commit_log = kSegmentSize;
-  o.flush_disk_type = stele::FlushDiskType::kAsyncFlush;
-  o.file_system = BaseFs();
+  stele::StoreOptions o =
+      BaseOptions(dir, stele::FlushDiskType::kAsyncFlush, kSegmentSize, BaseFs());
   const std::string extra = Env("STELE_BENCH_OPTS", "");
   for (size_t pos = 0; pos < extra.size();) {
     const size_t end = std::min(extra.find(';', pos), extra.size());
@@ -185,12 +96,6 @@ stele::StoreOptions BenchOptions(const std::string& dir) {
     }
   }
   return o;
-}
-
-double Percentile(const std::vector<double>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  const size_t i = static_cast<size_t>(p * static_cast<double>(sorted.size() - 1) + 0.5);
-  return sorted[std::min(i, sorted.size() - 1)];
 }
 
 // "KEY-0000001234": fixed width, so every message has the same size.
@@ -403,10 +308,7 @@ void BM_DispatchLag(benchmark::State& state) {
     state.counters["target_per_s"] = rate;
     state.counters["achieved_per_s"] = secs > 0 ? static_cast<double>(n) / secs : 0;
     state.counters["messages"] = static_cast<double>(n);
-    state.counters["lag_p50_us"] = Percentile(lag, 0.50);
-    state.counters["lag_p99_us"] = Percentile(lag, 0.99);
-    state.counters["lag_p999_us"] = Percentile(lag, 0.999);
-    state.counters["lag_max_us"] = lag.empty() ? 0 : lag.back();
+    SetLatencyCounters(state, "lag_", lag);
     state.counters["call_lag_p50_us"] = Percentile(call_lag, 0.50);
     state.counters["call_lag_p99_us"] = Percentile(call_lag, 0.99);
     state.counters["visible_before_return"] = static_cast<double>(before_return);
@@ -415,9 +317,7 @@ void BM_DispatchLag(benchmark::State& state) {
     state.SetBytesProcessed(n * static_cast<int64_t>(kBodySize));
     state.SetLabel("fs=" + store->recovery_report().file_system);
   }
-  absl::Status st = store->Close();
-  if (!st.ok()) std::fprintf(stderr, "stele_index_bench: close: %s\n", st.ToString().c_str());
-  store.reset();
+  CloseStore(store);
   RemoveDir(dir);
 }
 
@@ -665,10 +565,7 @@ void BM_IndexLookup(benchmark::State& state) {
     double sum = 0;
     for (double v : lat) sum += v;
     state.counters["keys"] = static_cast<double>(keys);
-    state.counters["lookup_p50_us"] = Percentile(lat, 0.50);
-    state.counters["lookup_p99_us"] = Percentile(lat, 0.99);
-    state.counters["lookup_p999_us"] = Percentile(lat, 0.999);
-    state.counters["lookup_max_us"] = lat.empty() ? 0 : lat.back();
+    SetLatencyCounters(state, "lookup_", lat);
     state.counters["lookups_per_s"] = sum > 0 ? lat.size() / (sum / 1e6) : 0;
     state.counters["found"] = static_cast<double>(found);
     state.counters["not_exactly_one"] = static_cast<double>(wrong);
@@ -682,20 +579,15 @@ void BM_IndexLookup(benchmark::State& state) {
     state.SetItemsProcessed(static_cast<int64_t>(lat.size()));
     state.SetLabel("fs=" + store->recovery_report().file_system + ", page-cache warm");
   }
-  absl::Status st = store->Close();
-  if (!st.ok()) std::fprintf(stderr, "stele_index_bench: close: %s\n", st.ToString().c_str());
-  store.reset();
+  CloseStore(store);
   RemoveDir(dir);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int Main(int argc, char** argv) {
+  SetProgramName("stele_index_bench");
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::AddCustomContext("stele_bench_dir", BaseDir());
-  benchmark::AddCustomContext("stele_segment_bytes", std::to_string(kSegmentSize));
-  benchmark::AddCustomContext("stele_body_bytes", std::to_string(kBodySize));
+  AddBenchContext();
 
   // The latency case first: it must not follow the multi-GiB fills of the others (dirty page
   // cache write-back then competes with it; see ref/perf.md).
@@ -728,3 +620,8 @@ int main(int argc, char** argv) {
   benchmark::Shutdown();
   return 0;
 }
+
+}  // namespace
+}  // namespace stele::bench
+
+int main(int argc, char** argv) { return stele::bench::Main(argc, argv); }
