@@ -58,7 +58,7 @@ std::string QueueOrIndexProblem(const Store& s, const PlacedRecord& r, QueueNami
   if (!hits.ok()) return "QueryByKey failed: " + hits.status().ToString();
   if (hits->size() != 1 || (*hits)[0].offset != r.offset) {
     std::string at;
-    for (const RecordRef& h : *hits) at += " " + std::to_string(h.offset);
+    for (const RecordRef& h : *hits) at += fmt::format(" {}", h.offset);
     return fmt::format("QueryByKey({}) returned {} records (at:{})", r.key, hits->size(), at);
   }
   return "";
