@@ -23,6 +23,13 @@ constexpr int32_t kTransactionRollbackType = 0xC;
 constexpr int32_t kTransactionMask = 0xC;
 constexpr int32_t kBornHostV6 = 0x10;
 constexpr int32_t kStoreHostV6 = 0x20;
+
+// RocketMQ's rule: only plain and committed-transaction records get a queue offset (and so a
+// consume-queue entry); prepared and rolled-back halves do not.
+constexpr bool AssignsQueueOffset(int32_t sys_flag) {
+  const int32_t tx = sys_flag & kTransactionMask;
+  return tx == kTransactionNotType || tx == kTransactionCommitType;
+}
 }  // namespace sysflag
 
 // An IPv4 or IPv6 socket address as RocketMQ stores it (address bytes, then a 4-byte port).

@@ -612,6 +612,10 @@ std::vector<int64_t> CommitLog::SegmentStarts() const { return segs_->Starts(); 
 
 int64_t CommitLog::ActiveSegmentStart() const {
   Lock l(mu_);
+  return ActiveSegmentStartLocked();
+}
+
+int64_t CommitLog::ActiveSegmentStartLocked() const {
   // Bytes staged or written but not yet durable may still be on their way into an older segment.
   return flushed_ - flushed_ % seg_size_;
 }
@@ -619,8 +623,7 @@ int64_t CommitLog::ActiveSegmentStart() const {
 absl::StatusOr<int> CommitLog::DeleteSegmentsBefore(int64_t offset) {
   Lock l(mu_);
   if (!failed_.ok()) return FencedError();
-  // Never the segment being written, nor one whose bytes are still on their way to the file.
-  offset = std::min(offset, flushed_ - flushed_ % seg_size_);
+  offset = std::min(offset, ActiveSegmentStartLocked());
   if (offset <= MinOffset()) return 0;
   // The checkpoint must not point into a segment about to vanish: recovery would refuse it.
   checkpointed_ = -1;

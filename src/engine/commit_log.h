@@ -136,6 +136,8 @@ class CommitLog {
   void Place(const char* p, size_t n);
   size_t RingFree() const { return ring_size_ - (ring_in_ - ring_out_); }
   void PublishVisibleLocked();
+  // Start of the oldest segment retention must keep: the one holding bytes not yet durable.
+  int64_t ActiveSegmentStartLocked() const;
   void BackgroundLoop();
   void WatcherLoop();
 

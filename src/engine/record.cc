@@ -162,9 +162,7 @@ absl::Status PrepareRecord(const Message& m, const EncodeParams& p, int64_t now_
   out->header_len = header_len;
   out->prop_crc = p.prop_crc;
   out->queue_id = m.queue_id;
-  int32_t tx = m.sys_flag & sysflag::kTransactionMask;
-  out->assigns_queue_offset =
-      tx == sysflag::kTransactionNotType || tx == sysflag::kTransactionCommitType;
+  out->assigns_queue_offset = sysflag::AssignsQueueOffset(m.sys_flag);
   const uint32_t body_crc = Crc32(m.body.data(), m.body.size());
 
   char* w = out->buf.data();

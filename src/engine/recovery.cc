@@ -103,8 +103,7 @@ absl::Status CommitLog::Recover() {
       corrupt = true;
       break;
     }
-    const int32_t tx = v.sys_flag & sysflag::kTransactionMask;
-    if (tx == sysflag::kTransactionNotType || tx == sysflag::kTransactionCommitType) {
+    if (sysflag::AssignsQueueOffset(v.sys_flag)) {
       const int64_t expect = queues_.Next(v.topic, v.queue_id);
       // Without a checkpoint, a log whose oldest segments were deleted by retention starts each
       // queue wherever its oldest surviving record is.

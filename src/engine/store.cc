@@ -248,7 +248,7 @@ absl::StatusOr<GetResult> Store::Get(std::string_view topic, int32_t queue_id, i
         ++q;
         continue;
       }
-      if (e.size <= 0 || e.phy_offset < 0) {  // a hole (only a damaged queue has one)
+      if (!e.is_valid()) {  // a hole (only a damaged queue has one)
         null_found = true;
         ++q;
         continue;
@@ -314,7 +314,7 @@ absl::StatusOr<int64_t> Store::QueueOffsetStoreTime(std::string_view topic, int3
   auto cq = idx_->queues->Find(topic, queue_id);
   if (cq == nullptr) return absl::NotFoundError("no such queue");
   auto e = cq->Get(queue_offset);
-  if (!e || e->is_blank() || e->size <= 0) {
+  if (!e || !e->is_message()) {
     return absl::NotFoundError("no message at that queue offset");
   }
   STELE_ASSIGN_OR_RETURN(RecordRef rec, log_->Read(e->phy_offset, /*verify_crc=*/false));
@@ -331,7 +331,7 @@ absl::StatusOr<int64_t> Store::SearchQueueOffset(std::string_view topic, int32_t
   while (lo < hi) {
     const int64_t mid = lo + (hi - lo) / 2;
     bool at_or_after = false;
-    if (auto e = cq->Get(mid); e && !e->is_blank() && e->size > 0) {
+    if (auto e = cq->Get(mid); e && e->is_message()) {
       auto rec = log_->Read(e->phy_offset, /*verify_crc=*/false);
       at_or_after = rec.ok() && rec->msg.store_timestamp >= timestamp_ms;
     }

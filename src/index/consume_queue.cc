@@ -11,21 +11,11 @@
 namespace stele::index {
 namespace {
 
-CqEntry DecodeEntry(const char* p) {
-  CqEntry e;
-  e.phy_offset = static_cast<int64_t>(LoadBe64(p));
-  e.size = static_cast<int32_t>(LoadBe32(p + 8));
-  e.tags_code = static_cast<int64_t>(LoadBe64(p + 12));
-  return e;
-}
-
 void EncodeEntry(const CqEntry& e, char* p) {
   StoreBe64(p, static_cast<uint64_t>(e.phy_offset));
   StoreBe32(p + 8, static_cast<uint32_t>(e.size));
   StoreBe64(p + 12, static_cast<uint64_t>(e.tags_code));
 }
-
-bool Valid(const CqEntry& e) { return e.phy_offset >= 0 && e.size > 0; }
 
 absl::Status WriteZeros(File* f, uint64_t off, uint64_t n) {
   static const std::string kZeros(64 * 1024, '\0');
@@ -39,6 +29,14 @@ absl::Status WriteZeros(File* f, uint64_t off, uint64_t n) {
 }
 
 }  // namespace
+
+CqEntry DecodeCqEntry(const char* p) {
+  CqEntry e;
+  e.phy_offset = static_cast<int64_t>(LoadBe64(p));
+  e.size = static_cast<int32_t>(LoadBe32(p + 8));
+  e.tags_code = static_cast<int64_t>(LoadBe64(p + 12));
+  return e;
+}
 
 ConsumeQueue::ConsumeQueue(FileSystem* fs, std::string dir, std::string topic, int32_t queue_id,
                            int64_t file_size)
@@ -123,7 +121,7 @@ absl::Status ConsumeQueue::Load() {
   const char* p = last->map->data();
   int64_t n = 0;
   const int64_t units = file_size_ / kCqUnitSize;
-  while (n < units && Valid(DecodeEntry(p + n * kCqUnitSize))) ++n;
+  while (n < units && DecodeCqEntry(p + n * kCqUnitSize).is_valid()) ++n;
   const int64_t end_byte = n * kCqUnitSize;
   // A torn tail (bytes after the first invalid unit) would be read back as entries once the
   // queue grows over it: zero it now.
@@ -141,7 +139,7 @@ absl::Status ConsumeQueue::Load() {
   staged_from_ = max;
   if (max > 0) {
     auto e = Get(max - 1);
-    if (e && !e->is_blank()) max_phy_.store(e->phy_offset + e->size, std::memory_order_release);
+    if (e && e->is_message()) max_phy_.store(e->phy_offset + e->size, std::memory_order_release);
   }
   CorrectMin(files_.begin()->first / kCqUnitSize, 0);
   return absl::OkStatus();
@@ -165,7 +163,7 @@ size_t ConsumeQueue::Read(int64_t from, size_t max, CqEntry* out) const {
     if (f == nullptr) break;  // deleted under us (retention)
     const int64_t file_end = (f->start + file_size_) / kCqUnitSize;
     for (; q < end && q < file_end; ++q) {
-      out[got++] = DecodeEntry(f->map->data() + (q * kCqUnitSize - f->start));
+      out[got++] = DecodeCqEntry(f->map->data() + (q * kCqUnitSize - f->start));
     }
   }
   return got;
@@ -243,10 +241,10 @@ absl::Status ConsumeQueue::Commit() {
       f->dirty = true;
     }
     // Published file by file, so a failure later in the batch keeps what was written.
-    const CqEntry last = DecodeEntry(staged_.data() + n - kCqUnitSize);
+    const CqEntry last = DecodeCqEntry(staged_.data() + n - kCqUnitSize);
     staged_.erase(0, n);
     staged_from_ += static_cast<int64_t>(n) / kCqUnitSize;
-    if (!last.is_blank()) max_phy_.store(last.phy_offset + last.size, std::memory_order_release);
+    if (last.is_message()) max_phy_.store(last.phy_offset + last.size, std::memory_order_release);
     if (pending_min_ >= 0) {
       min_.store(pending_min_, std::memory_order_release);
       pending_min_ = -1;
@@ -296,7 +294,7 @@ absl::StatusOr<int64_t> ConsumeQueue::TruncateFrom(int64_t phy_offset) {
   // loss, unsynced pages of the tail may be holes between valid-looking entries.
   while (max > MinOffset()) {
     auto e = Get(max - 1);
-    if (!e || e->is_blank() || (Valid(*e) && e->phy_offset < phy_offset)) break;
+    if (!e || e->is_blank() || (e->is_valid() && e->phy_offset < phy_offset)) break;
     --max;
   }
   if (max == old_max) return 0;
@@ -329,7 +327,7 @@ absl::StatusOr<int64_t> ConsumeQueue::TruncateFrom(int64_t phy_offset) {
   staged_.clear();
   staged_from_ = max;
   int64_t phy = 0;
-  if (auto e = Get(max - 1); e && !e->is_blank()) phy = e->phy_offset + e->size;
+  if (auto e = Get(max - 1); e && e->is_message()) phy = e->phy_offset + e->size;
   max_phy_.store(phy, std::memory_order_release);
   {
     std::lock_guard<std::mutex> l(mu_);
@@ -352,7 +350,7 @@ absl::StatusOr<int> ConsumeQueue::DeleteBelow(int64_t min_phy_offset) {
       first = files_.begin()->second;
     }
     // Not the last file, so it is full: its last entry is its newest.
-    auto last = DecodeEntry(first->map->data() + file_size_ - kCqUnitSize);
+    auto last = DecodeCqEntry(first->map->data() + file_size_ - kCqUnitSize);
     if (!last.is_blank() && last.phy_offset >= min_phy_offset) break;
     {
       std::lock_guard<std::mutex> l(mu_);

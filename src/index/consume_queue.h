@@ -34,7 +34,14 @@ struct CqEntry {
   int32_t size = 0;
   int64_t tags_code = 0;
   bool is_blank() const { return size == kPreBlankSize && phy_offset == 0; }
+  // Written by someone: not a hole (zeros where an unsynced write was lost, or past the end).
+  bool is_valid() const { return phy_offset >= 0 && size > 0; }
+  // Points at a message in the commit log.
+  bool is_message() const { return is_valid() && !is_blank(); }
 };
+
+// One 20-byte big-endian unit.
+CqEntry DecodeCqEntry(const char* p);
 
 class ConsumeQueue {
  public:

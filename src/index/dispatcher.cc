@@ -46,22 +46,18 @@ absl::Status Dispatcher::DispatchBatch(int64_t end) {
       if (absl::IsNotFound(r.status())) {
         // A segment's closing BLANK with nothing visible after it yet: the visible end already
         // points past it, so step over it (else this looks like "no progress" forever).
-        const int64_t seg = log_->segment_size();
-        const int64_t seg_end = (pos_ / seg + 1) * seg;
+        const int64_t seg_end = NextSegmentStart(pos_);
         if (end >= seg_end) pos_ = seg_end;
         break;
       }
       // A record that does not decode in the visible log: only disk corruption does that.
-      const int64_t seg = log_->segment_size();
-      const int64_t next = (pos_ / seg + 1) * seg;
+      const int64_t next = NextSegmentStart(pos_);
       log::Error("dispatch: {}; skipping to the next segment at {}", r.status().ToString(), next);
       pos_ = next;
       continue;
     }
     const MessageView& m = r->msg;
-    const int32_t tx = m.sys_flag & sysflag::kTransactionMask;
-    // Prepared and rolled-back transaction halves never reach a queue (RocketMQ's rule).
-    if (tx == sysflag::kTransactionNotType || tx == sysflag::kTransactionCommitType) {
+    if (sysflag::AssignsQueueOffset(m.sys_flag)) {
       if (cq == nullptr || cq->queue_id() != m.queue_id || cq->topic() != m.topic) {
         auto q = queues_->GetOrCreate(m.topic, m.queue_id);
         if (!q.ok()) {
@@ -81,7 +77,8 @@ absl::Status Dispatcher::DispatchBatch(int64_t end) {
         }
       }
     }
-    if (idx_ != nullptr && tx != sysflag::kTransactionRollbackType) {
+    if (idx_ != nullptr &&
+        (m.sys_flag & sysflag::kTransactionMask) != sysflag::kTransactionRollbackType) {
       st = idx_->Put(m.topic, m.Property(kPropertyKeys).value_or(""),
                      m.Property(kPropertyUniqKey).value_or(""), r->offset, m.store_timestamp);
       if (!st.ok()) break;
@@ -140,15 +137,24 @@ bool Dispatcher::WaitFor(std::string_view topic, int32_t queue_id, int64_t offse
   return ok && has();
 }
 
-absl::Status Dispatcher::CatchUp(int64_t from) {
-  pos_ = from;
-  dispatched_.store(from, std::memory_order_release);
+int64_t Dispatcher::NextSegmentStart(int64_t offset) const {
+  const int64_t seg = log_->segment_size();
+  return (offset / seg + 1) * seg;
+}
+
+absl::Status Dispatcher::DispatchToEnd() {
   while (pos_ < log_->MaxOffset()) {
     const int64_t before = pos_;
     STELE_RETURN_IF_ERROR(DispatchBatch(log_->MaxOffset()));
     if (pos_ == before) break;  // nothing decodable left
   }
   return absl::OkStatus();
+}
+
+absl::Status Dispatcher::CatchUp(int64_t from) {
+  pos_ = from;
+  dispatched_.store(from, std::memory_order_release);
+  return DispatchToEnd();
 }
 
 void Dispatcher::OnVisible() {
@@ -250,14 +256,8 @@ absl::Status Dispatcher::Stop() {
   thread_.join();
   flusher_.join();
   // Appends have stopped: whatever became visible meanwhile is dispatched here.
-  absl::Status st;
-  while (st.ok() && pos_ < log_->MaxOffset()) {
-    const int64_t before = pos_;
-    st = DispatchBatch(log_->MaxOffset());
-    if (pos_ == before) break;
-  }
-  if (st.ok()) st = FlushNow();
-  return st;
+  STELE_RETURN_IF_ERROR(DispatchToEnd());
+  return FlushNow();
 }
 
 }  // namespace stele::index

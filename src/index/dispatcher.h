@@ -55,6 +55,9 @@ class Dispatcher {
  private:
   // Dispatches records from pos_ up to `end` (at most a bounded batch). Returns false on error.
   absl::Status DispatchBatch(int64_t end);
+  // Dispatches until the log's current end (or until nothing decodable is left).
+  absl::Status DispatchToEnd();
+  int64_t NextSegmentStart(int64_t offset) const;
   void Loop();
   void FlushLoop();
   void Notify(const std::vector<ConsumeQueue*>& touched);

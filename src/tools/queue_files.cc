@@ -6,7 +6,6 @@
 #include <string_view>
 
 #include <fmt/format.h>
-#include "common/bytes.h"
 #include "common/status.h"
 #include "engine/record.h"
 #include "engine/segments.h"
@@ -51,18 +50,13 @@ uint64_t DetectFileSize(const std::vector<QueueDir>& queues) {
 
 }  // namespace
 
-bool GetsQueueEntry(int32_t sys_flag) {
-  const int32_t tx = sys_flag & sysflag::kTransactionMask;
-  return tx == sysflag::kTransactionNotType || tx == sysflag::kTransactionCommitType;
-}
-
 std::string EntryMismatch(std::string_view topic, int32_t queue_id, int64_t qo,
                           const index::CqEntry& e, const MessageView& v) {
   if (v.topic != topic || v.queue_id != queue_id) {
     return fmt::format("the record there belongs to {}/{} (queue offset {})", Escape(v.topic),
                        v.queue_id, v.queue_offset);
   }
-  if (!GetsQueueEntry(v.sys_flag)) {
+  if (!sysflag::AssignsQueueOffset(v.sys_flag)) {
     return fmt::format("the record there is a {} transaction record, which has no entry",
                        SysFlagString(v.sys_flag));
   }
@@ -80,14 +74,6 @@ std::string EntryMismatch(std::string_view topic, int32_t queue_id, int64_t qo,
                                    Escape(tags), code));
   }
   return out;
-}
-
-index::CqEntry DecodeCqEntry(const char* p) {
-  index::CqEntry e;
-  e.phy_offset = static_cast<int64_t>(LoadBe64(p));
-  e.size = static_cast<int32_t>(LoadBe32(p + 8));
-  e.tags_code = static_cast<int64_t>(LoadBe64(p + 12));
-  return e;
 }
 
 absl::StatusOr<std::shared_ptr<const MappedRegion>> MapPrefix(FileSystem* fs,

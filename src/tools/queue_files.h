@@ -44,8 +44,7 @@ struct ConsumeQueueFiles {
 absl::StatusOr<ConsumeQueueFiles> ListConsumeQueues(FileSystem* fs, const std::string& dir,
                                                     uint64_t file_size);
 
-// One 20-byte big-endian unit.
-index::CqEntry DecodeCqEntry(const char* p);
+using index::DecodeCqEntry;
 inline bool IsZeroEntry(const index::CqEntry& e) {
   return e.phy_offset == 0 && e.size == 0 && e.tags_code == 0;
 }
@@ -56,8 +55,6 @@ inline bool IsZeroEntry(const index::CqEntry& e) {
 // hold delivery times). Empty if it matches.
 std::string EntryMismatch(std::string_view topic, int32_t queue_id, int64_t qo,
                           const index::CqEntry& e, const MessageView& v);
-// Whether a record gets a consume-queue entry: NOT_TYPE and COMMIT transaction types only.
-bool GetsQueueEntry(int32_t sys_flag);
 
 // Reads entries of one queue by queue offset, keeping the file last read mapped. Only files whose
 // names are multiples of `file_size` are used; a short file yields what it holds.

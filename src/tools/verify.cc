@@ -192,8 +192,7 @@ std::optional<Problem> Verifier::CheckRecord(int64_t pos, const MessageView& v) 
     return Problem{pos, fmt::format("PHYSICALOFFSET {} does not match the record's position",
                                     v.physical_offset)};
   }
-  const int32_t tx = v.sys_flag & sysflag::kTransactionMask;
-  const bool assigns = tx == sysflag::kTransactionNotType || tx == sysflag::kTransactionCommitType;
+  const bool assigns = sysflag::AssignsQueueOffset(v.sys_flag);
   QueueState* state = nullptr;
   if (assigns) {
     std::optional<int64_t> expect;

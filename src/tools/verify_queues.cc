@@ -235,7 +235,7 @@ std::string QueueVerifier::Impl::EntryProblem(const Queue& q, int64_t qo, const 
 }
 
 void QueueVerifier::Impl::OnRecord(int64_t pos, const MessageView& v) {
-  if (!GetsQueueEntry(v.sys_flag)) return;
+  if (!sysflag::AssignsQueueOffset(v.sys_flag)) return;
   Queue& q = Get(v.topic, v.queue_id);
   const int64_t qo = v.queue_offset;
   if (q.log_first < 0) q.log_first = qo;
@@ -378,7 +378,7 @@ ScanResult QueueVerifier::Impl::ScanFiles(const Queue& q) {
         }
         continue;
       }
-      if (e.phy_offset < 0 || e.size <= 0) {
+      if (!e.is_valid()) {
         end_qo = qo;
         end_kind = "an invalid entry";
         if (!q.InLog(qo)) {

@@ -74,6 +74,18 @@ class RetentionTest : public ::testing::Test {
     return appended_;
   }
 
+  // Fills five segments, lets retention delete the expired ones at 04:00 and closes the store;
+  // `next` gets the queue's next offset.
+  void FillExpireAndClose(int64_t* next) {
+    auto s = Open();
+    ASSERT_NE(s, nullptr);
+    Fill(s.get(), 5);
+    now_ = At(4, RealNow() + 2 * kHour);
+    ASSERT_GT(s->CleanExpiredFiles(false)->segments_deleted, 0);
+    *next = s->NextQueueOffset("R", 0);
+    ASSERT_TRUE(s->Close().ok());
+  }
+
   TempDir dir_;
   std::shared_ptr<io::FaultInjectionFS> fault_;
   StoreOptions opts_;
@@ -148,15 +160,7 @@ TEST_F(RetentionTest, ManualAndDiskPressure) {
 
 TEST_F(RetentionTest, ReopenAfterRetentionKeepsQueuesAndOffsets) {
   int64_t next = 0;
-  {
-    auto s = Open();
-    ASSERT_NE(s, nullptr);
-    Fill(s.get(), 5);
-    now_ = At(4, RealNow() + 2 * kHour);
-    ASSERT_GT(s->CleanExpiredFiles(false)->segments_deleted, 0);
-    next = s->NextQueueOffset("R", 0);
-    ASSERT_TRUE(s->Close().ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(FillExpireAndClose(&next));
   auto s = Open();
   ASSERT_NE(s, nullptr);
   EXPECT_EQ(s->NextQueueOffset("R", 0), next);
@@ -172,15 +176,7 @@ TEST_F(RetentionTest, ReopenAfterRetentionKeepsQueuesAndOffsets) {
 
 TEST_F(RetentionTest, RebuildWithoutCheckpointAfterRetention) {
   int64_t next = 0;
-  {
-    auto s = Open();
-    ASSERT_NE(s, nullptr);
-    Fill(s.get(), 5);
-    now_ = At(4, RealNow() + 2 * kHour);
-    ASSERT_GT(s->CleanExpiredFiles(false)->segments_deleted, 0);
-    next = s->NextQueueOffset("R", 0);
-    ASSERT_TRUE(s->Close().ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(FillExpireAndClose(&next));
   // Lose the checkpoint and the consume queues: everything is rebuilt from the surviving log,
   // queue offsets continuing from the oldest surviving record.
   ASSERT_TRUE(fault_->Delete(opts_.store_path_root_dir + "/checkpoint").ok());
