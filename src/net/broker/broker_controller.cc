@@ -1,0 +1,215 @@
+#include "net/broker/broker_controller.h"
+
+#include <nlohmann/json.hpp>
+
+#include "common/clock.h"
+#include "common/crc32.h"
+#include "common/logging.h"
+#include "fmt/format.h"
+#include "net/broker/delay_service.h"
+#include "net/broker/message_writer.h"
+#include "net/broker/pull_hold.h"
+#include "net/broker/state/names.h"
+#include "net/remoting/codes.h"
+
+namespace stele::broker {
+
+using remoting::RemotingCommand;
+
+namespace {
+constexpr std::chrono::milliseconds kNamesrvTimeout{3000};
+constexpr int64_t kClientExpiryMs = 120000;
+}  // namespace
+
+BrokerController::BrokerController(BrokerConfig config) : config_(std::move(config)) {}
+
+absl::StatusOr<std::unique_ptr<BrokerController>> BrokerController::Create(BrokerConfig config) {
+  std::unique_ptr<BrokerController> b(new BrokerController(std::move(config)));
+  const BrokerConfig& c = b->config_;
+  b->broker_addr_ = fmt::format("{}:{}", c.broker_ip1, c.listen_port);
+  STELE_ASSIGN_OR_RETURN(b->store_, Store::Open(c.store));
+  b->topics_ = std::make_unique<TopicConfigManager>(c);
+  STELE_RETURN_IF_ERROR(b->topics_->Load());
+  b->groups_ = std::make_unique<SubscriptionGroupManager>(c);
+  STELE_RETURN_IF_ERROR(b->groups_->Load());
+  b->offsets_ = std::make_unique<ConsumerOffsetManager>(c);
+  STELE_RETURN_IF_ERROR(b->offsets_->Load());
+  b->writer_ =
+      std::make_unique<MessageWriter>(*b->store_, c.max_inflight_sends, c.message_delay_level_ms);
+  b->pull_hold_ = std::make_unique<PullHoldService>(*b->store_);
+  b->delay_ = std::make_unique<DelayService>(*b->store_, *b->writer_, c);
+  STELE_RETURN_IF_ERROR(b->delay_->Load());
+
+  remoting::ServerOptions so;
+  so.bind_address = c.bind_address;
+  so.port = static_cast<uint16_t>(c.listen_port);
+  so.io_threads = 2;
+  so.name = "mqbroker";
+  b->server_ = std::make_unique<remoting::RemotingServer>(so);
+  b->namesrv_client_ = std::make_unique<remoting::RemotingClient>(
+      remoting::ClientOptions{.io_threads = 1, .name = "namesrv-client"});
+  RegisterSendProcessor(*b);
+  RegisterPullProcessor(*b);
+  RegisterClientProcessor(*b);
+  RegisterOffsetProcessor(*b);
+  RegisterAdminProcessor(*b);
+  RegisterQueryProcessor(*b);
+  RegisterSendBackProcessor(*b);
+  BrokerController* self = b.get();
+  b->server_->OnChannelClosed([self](const remoting::ChannelPtr& ch) {
+    for (const std::string& g : self->consumers_.DropChannel(ch->id())) {
+      self->NotifyConsumerIdsChanged(g);
+    }
+    self->producers_.DropChannel(ch->id());
+  });
+  return b;
+}
+
+BrokerController::~BrokerController() { Shutdown(); }
+
+uint16_t BrokerController::port() const { return server_->port(); }
+
+absl::Status BrokerController::Start() {
+  store_->SetArrivalListener([this](std::string_view topic, int32_t qid, int64_t max) {
+    pull_hold_->Notify(topic, qid, max);
+    if (topic == kScheduleTopic) delay_->Notify(qid + 1);
+  });
+  pull_hold_->Start();
+  delay_->Start();
+  STELE_RETURN_IF_ERROR(server_->Start());
+  if (config_.listen_port == 0) broker_addr_ = fmt::format("{}:{}", config_.broker_ip1, port());
+  server_->RunEvery(std::chrono::milliseconds(config_.flush_consumer_offset_interval_ms), [this] {
+    if (absl::Status s = offsets_->Persist(); !s.ok()) {
+      log::Error("persisting consumer offsets failed: {}", std::string(s.message()));
+    }
+  });
+  server_->RunEvery(std::chrono::seconds(10), [this] { Housekeeping(); });
+  started_ = true;
+  reg_thread_ = std::thread([this] { RegisterLoop(); });
+  log::Info("mqbroker {} ({}, cluster {}) serving on {}:{}", config_.broker_name, broker_addr_,
+            config_.broker_cluster_name, config_.bind_address, port());
+  return absl::OkStatus();
+}
+
+void BrokerController::Shutdown() {
+  if (shut_down_.exchange(true)) return;
+  if (started_) {
+    {
+      std::lock_guard<std::mutex> l(reg_mu_);
+      reg_stop_ = true;
+    }
+    reg_cv_.notify_all();
+    if (reg_thread_.joinable()) reg_thread_.join();
+    UnregisterAll();
+  }
+  if (store_) store_->SetArrivalListener(nullptr);
+  if (pull_hold_) pull_hold_->Stop();
+  if (server_) server_->Stop();
+  if (namesrv_client_) namesrv_client_->Shutdown();
+  if (delay_) delay_->Stop();
+  if (offsets_) {
+    if (absl::Status s = offsets_->Persist(); !s.ok()) {
+      log::Error("persisting consumer offsets at shutdown failed: {}", std::string(s.message()));
+    }
+  }
+  if (store_) {
+    if (absl::Status s = store_->Close(); !s.ok()) {
+      log::Error("closing the store failed: {}", std::string(s.message()));
+    }
+  }
+}
+
+void BrokerController::Housekeeping() {
+  const int64_t now = NowMs();
+  for (const std::string& g : consumers_.ScanExpired(now, kClientExpiryMs)) {
+    NotifyConsumerIdsChanged(g);
+  }
+  producers_.ScanExpired(now, kClientExpiryMs);
+}
+
+void BrokerController::NotifyConsumerIdsChanged(const std::string& group) {
+  for (uint64_t id : consumers_.Channels(group)) {
+    if (auto ch = server_->FindChannel(id)) {
+      RemotingCommand req = RemotingCommand::Request(remoting::request::kNotifyConsumerIdsChanged);
+      req.Set("consumerGroup", group);
+      ch->InvokeOneway(std::move(req));
+    }
+  }
+}
+
+absl::StatusOr<TopicConfig> BrokerController::TopicForSend(const std::string& topic,
+                                                           int queue_nums) {
+  if (auto t = topics_->Get(topic)) return *t;
+  STELE_ASSIGN_OR_RETURN(TopicConfig t, topics_->AutoCreateForSend(topic, queue_nums));
+  log::Info("auto-created topic {} with {} queues", topic, t.write_queue_nums);
+  RegisterSoon();
+  return t;
+}
+
+void BrokerController::RegisterSoon() {
+  {
+    std::lock_guard<std::mutex> l(reg_mu_);
+    reg_requested_ = true;
+  }
+  reg_cv_.notify_all();
+}
+
+void BrokerController::RegisterLoop() {
+  std::unique_lock<std::mutex> l(reg_mu_);
+  while (!reg_stop_) {
+    reg_requested_ = false;
+    l.unlock();
+    if (absl::Status s = RegisterAll(); !s.ok()) {
+      log::Warn("registering with the name server failed: {}", std::string(s.message()));
+    }
+    l.lock();
+    reg_cv_.wait_for(l, std::chrono::milliseconds(config_.register_name_server_period_ms),
+                     [&] { return reg_stop_ || reg_requested_; });
+  }
+}
+
+absl::Status BrokerController::RegisterAll() {
+  nlohmann::json body = {
+      {"topicConfigSerializeWrapper", topics_->ToRegisterJson(config_.broker_permission)},
+      {"filterServerList", nlohmann::json::array()}};
+  const std::string bytes = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  absl::Status first;
+  for (const std::string& addr : config_.NamesrvAddrList()) {
+    RemotingCommand req = RemotingCommand::Request(remoting::request::kRegisterBroker);
+    req.Set("brokerName", config_.broker_name);
+    req.Set("brokerAddr", broker_addr_);
+    req.Set("clusterName", config_.broker_cluster_name);
+    req.Set("haServerAddr", fmt::format("{}:{}", config_.broker_ip1, port() + 1));
+    req.Set("brokerId", config_.broker_id);
+    req.Set("compressed", "false");
+    req.Set("bodyCrc32", static_cast<int64_t>(MaskedCrc32(bytes)));
+    req.body = bytes;
+    auto resp = namesrv_client_->InvokeSync(addr, std::move(req), kNamesrvTimeout);
+    absl::Status s = resp.status();
+    if (s.ok() && resp->code != remoting::response::kSuccess) {
+      s = absl::UnavailableError(fmt::format("name server {} answered {}: {}", addr, resp->code,
+                                             resp->remark.value_or("")));
+    } else if (!s.ok()) {
+      s = absl::UnavailableError(fmt::format("name server {}: {}", addr, std::string(s.message())));
+    }
+    if (first.ok()) first = s;
+  }
+  return first;
+}
+
+void BrokerController::UnregisterAll() {
+  for (const std::string& addr : config_.NamesrvAddrList()) {
+    RemotingCommand req = RemotingCommand::Request(remoting::request::kUnregisterBroker);
+    req.Set("brokerName", config_.broker_name);
+    req.Set("brokerAddr", broker_addr_);
+    req.Set("clusterName", config_.broker_cluster_name);
+    req.Set("brokerId", config_.broker_id);
+    auto resp = namesrv_client_->InvokeSync(addr, std::move(req), kNamesrvTimeout);
+    if (!resp.ok()) {
+      log::Warn("unregistering from name server {} failed: {}", addr,
+                std::string(resp.status().message()));
+    }
+  }
+}
+
+}  // namespace stele::broker

@@ -1,0 +1,107 @@
+// BrokerController: one RocketMQ broker. It owns the message store, the persisted broker state
+// (topics, subscription groups, consumer offsets), the clients seen by heartbeat, the remoting
+// server with a processor per request family, the held (long-polling) pulls, the delay service,
+// and the registration with every name server.
+//
+// Lifecycle: Create() opens the store (recovering after a crash) and loads the config files;
+// Start() listens and registers; Shutdown() unregisters, stops serving, persists offsets, and
+// closes the store (flush + checkpoint). Shutdown is idempotent and also run by the destructor.
+//
+// Thread safety: processors call the accessors from io threads; every component they return is
+// thread-safe.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "net/broker/state/broker_config.h"
+#include "net/broker/state/client_manager.h"
+#include "net/broker/state/consumer_offset_manager.h"
+#include "net/broker/state/subscription_group_manager.h"
+#include "net/broker/state/topic_config_manager.h"
+#include "net/remoting/transport.h"
+#include "stele/store.h"
+
+namespace stele::broker {
+
+class PullHoldService;
+class DelayService;
+class MessageWriter;
+
+class BrokerController {
+ public:
+  static absl::StatusOr<std::unique_ptr<BrokerController>> Create(BrokerConfig config);
+  ~BrokerController();
+
+  absl::Status Start();
+  void Shutdown();
+
+  // The port the server listens on (listenPort, or the one picked when it was 0).
+  uint16_t port() const;
+  // "brokerIP1:port": registered with the name servers, written into messages.
+  const std::string& broker_addr() const { return broker_addr_; }
+
+  const BrokerConfig& config() const { return config_; }
+  Store& store() { return *store_; }
+  TopicConfigManager& topics() { return *topics_; }
+  SubscriptionGroupManager& groups() { return *groups_; }
+  ConsumerOffsetManager& offsets() { return *offsets_; }
+  ConsumerManager& consumers() { return consumers_; }
+  ProducerManager& producers() { return producers_; }
+  PullHoldService& pull_hold() { return *pull_hold_; }
+  MessageWriter& writer() { return *writer_; }
+  remoting::RemotingServer& server() { return *server_; }
+
+  // Re-registers with every name server soon (after a topic change), without blocking.
+  void RegisterSoon();
+  // Tells the group's clients that its membership changed (NOTIFY_CONSUMER_IDS_CHANGED, oneway).
+  void NotifyConsumerIdsChanged(const std::string& group);
+  // The topic's config; creates it when autoCreateTopicEnable (then registers it). NotFound if
+  // it does not exist and may not be created.
+  absl::StatusOr<TopicConfig> TopicForSend(const std::string& topic, int queue_nums);
+
+ private:
+  explicit BrokerController(BrokerConfig config);
+  void RegisterLoop();
+  absl::Status RegisterAll();
+  void UnregisterAll();
+  void Housekeeping();
+
+  BrokerConfig config_;
+  std::string broker_addr_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<TopicConfigManager> topics_;
+  std::unique_ptr<SubscriptionGroupManager> groups_;
+  std::unique_ptr<ConsumerOffsetManager> offsets_;
+  ConsumerManager consumers_;
+  ProducerManager producers_;
+  std::unique_ptr<MessageWriter> writer_;
+  std::unique_ptr<PullHoldService> pull_hold_;
+  std::unique_ptr<DelayService> delay_;
+  std::unique_ptr<remoting::RemotingServer> server_;
+  std::unique_ptr<remoting::RemotingClient> namesrv_client_;
+
+  std::mutex reg_mu_;
+  std::condition_variable reg_cv_;
+  bool reg_requested_ = false;
+  bool reg_stop_ = false;
+  std::thread reg_thread_;
+  std::atomic<bool> started_{false};
+  std::atomic<bool> shut_down_{false};
+};
+
+// Processor families; each registers its request codes on the controller's server.
+void RegisterSendProcessor(BrokerController& b);
+void RegisterPullProcessor(BrokerController& b);
+void RegisterClientProcessor(BrokerController& b);
+void RegisterOffsetProcessor(BrokerController& b);
+void RegisterAdminProcessor(BrokerController& b);
+void RegisterQueryProcessor(BrokerController& b);
+void RegisterSendBackProcessor(BrokerController& b);
+
+}  // namespace stele::broker

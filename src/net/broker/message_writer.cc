@@ -1,0 +1,163 @@
+#include "net/broker/message_writer.h"
+
+#include <charconv>
+#include <memory>
+#include <mutex>
+
+#include "fmt/format.h"
+#include "net/broker/state/names.h"
+
+namespace stele::broker {
+
+Properties Properties::Parse(std::string_view s) {
+  Properties p;
+  p.raw_ = std::string(s);
+  return p;
+}
+
+std::optional<std::string_view> Properties::Get(std::string_view key) const {
+  return FindProperty(raw_, key);
+}
+
+void Properties::Set(std::string_view key, std::string_view value) {
+  if (Get(key)) Remove(key);
+  if (!raw_.empty() && raw_.back() != kPropertySeparator) raw_ += kPropertySeparator;
+  raw_ += key;
+  raw_ += kNameValueSeparator;
+  raw_ += value;
+  raw_ += kPropertySeparator;
+}
+
+void Properties::Remove(std::string_view key) {
+  std::string out;
+  out.reserve(raw_.size());
+  std::string_view rest = raw_;
+  while (!rest.empty()) {
+    const size_t end = rest.find(kPropertySeparator);
+    const std::string_view item = rest.substr(0, end);
+    const size_t eq = item.find(kNameValueSeparator);
+    if (!item.empty() && !(eq != std::string_view::npos && item.substr(0, eq) == key)) {
+      out += item;
+      out += kPropertySeparator;
+    }
+    if (end == std::string_view::npos) break;
+    rest.remove_prefix(end + 1);
+  }
+  raw_ = std::move(out);
+}
+
+MessageWriter::MessageWriter(Store& store, int max_inflight, std::vector<int64_t> delay_levels_ms)
+    : store_(store), max_inflight_(max_inflight), delay_levels_ms_(std::move(delay_levels_ms)) {}
+
+absl::Status MessageWriter::Admit(int64_t n) {
+  const int64_t now = inflight_.fetch_add(n, std::memory_order_relaxed) + n;
+  if (now <= max_inflight_) return absl::OkStatus();
+  inflight_.fetch_sub(n, std::memory_order_relaxed);
+  return absl::ResourceExhaustedError(fmt::format(
+      "[TOO_MANY_INFLIGHT] broker busy: {} sends are waiting for the disk (maxInflightSends={}), "
+      "{} bytes appended but not yet flushed; the message was not stored, retry later",
+      now - n, max_inflight_, store_.MaxOffset() - store_.FlushedOffset()));
+}
+
+void MessageWriter::Redirect(OutgoingMessage* m) const {
+  auto level_text = m->properties.Get(kPropDelayLevel);
+  if (!level_text || !sysflag::AssignsQueueOffset(m->sys_flag) || delay_levels_ms_.empty()) {
+    return;
+  }
+  int level = 0;
+  auto [p, ec] =
+      std::from_chars(level_text->data(), level_text->data() + level_text->size(), level);
+  if (ec != std::errc() || level <= 0) return;  // RocketMQ ignores levels <= 0
+  level = std::min(level, max_delay_level());
+  m->properties.Set(kPropDelayLevel, fmt::format("{}", level));
+  m->properties.Set(kPropRealTopic, m->topic);
+  m->properties.Set(kPropRealQueueId, fmt::format("{}", m->queue_id));
+  m->topic = std::string(kScheduleTopic);
+  m->queue_id = level - 1;
+}
+
+namespace {
+struct Encoded {
+  std::string props;
+  Message msg;
+};
+Encoded Encode(const OutgoingMessage& m) {
+  Encoded e;
+  e.props = m.properties.Serialize();
+  e.msg = Message{.topic = m.topic,
+                  .queue_id = m.queue_id,
+                  .body = m.body,
+                  .properties = e.props,
+                  .flag = m.flag,
+                  .sys_flag = m.sys_flag,
+                  .born_timestamp_ms = m.born_timestamp,
+                  .born_host = m.born_host,
+                  .reconsume_times = m.reconsume_times};
+  return e;
+}
+}  // namespace
+
+void MessageWriter::Put(OutgoingMessage m, PutCallback done) {
+  if (absl::Status s = Admit(1); !s.ok()) {
+    done(s);
+    return;
+  }
+  Redirect(&m);
+  // The store copies the bytes before AppendAsync returns, so `e` may go out of scope.
+  Encoded e = Encode(m);
+  e.msg.properties = e.props;
+  store_.AppendAsync(e.msg, [this, done = std::move(done)](absl::StatusOr<AppendResult> r) {
+    inflight_.fetch_sub(1, std::memory_order_relaxed);
+    done(std::move(r));
+  });
+}
+
+void MessageWriter::PutBatch(std::vector<OutgoingMessage> msgs,
+                             std::function<void(absl::StatusOr<std::vector<AppendResult>>)> done) {
+  const int64_t n = static_cast<int64_t>(msgs.size());
+  if (n == 0) {
+    done(std::vector<AppendResult>{});
+    return;
+  }
+  if (absl::Status s = Admit(n); !s.ok()) {
+    done(s);
+    return;
+  }
+  struct Gather {
+    std::mutex mu;
+    std::vector<AppendResult> results;
+    absl::Status first_error;
+    int64_t remaining;
+    std::function<void(absl::StatusOr<std::vector<AppendResult>>)> done;
+  };
+  auto g = std::make_shared<Gather>();
+  g->results.resize(msgs.size());
+  g->remaining = n;
+  g->done = std::move(done);
+  for (size_t i = 0; i < msgs.size(); ++i) {
+    Redirect(&msgs[i]);
+    Encoded e = Encode(msgs[i]);
+    e.msg.properties = e.props;
+    store_.AppendAsync(e.msg, [this, g, i](absl::StatusOr<AppendResult> r) {
+      inflight_.fetch_sub(1, std::memory_order_relaxed);
+      bool last = false;
+      {
+        std::lock_guard<std::mutex> l(g->mu);
+        if (r.ok()) {
+          g->results[i] = std::move(*r);
+        } else if (g->first_error.ok()) {
+          g->first_error = r.status();
+        }
+        last = --g->remaining == 0;
+      }
+      if (!last) return;
+      if (!g->first_error.ok()) {
+        g->done(g->first_error);
+      } else {
+        g->done(std::move(g->results));
+      }
+    });
+  }
+}
+
+}  // namespace stele::broker

@@ -1,0 +1,100 @@
+// MessageWriter: the one path by which the broker stores a message (client sends, send-back,
+// delay delivery). It bounds the work waiting for the disk, redirects delay-level messages to the
+// schedule topic, and appends without blocking the io thread.
+//
+// Back-pressure: at most maxInflightSends appends may be waiting for their acknowledgement (under
+// SYNC_FLUSH: for fdatasync). Past that a put fails at once with ResourceExhausted, whose message
+// says why (in-flight count, bytes not yet flushed); nothing of it was stored. The bound is on
+// work actually waiting for the disk, not on a wall-clock queue age, so a healthy but busy disk
+// is never refused.
+//
+// Thread safety: all methods may be called from any thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "stele/message.h"
+#include "stele/store.h"
+
+namespace stele::broker {
+
+// Message properties: RocketMQ's "k\x01v\x02" string, kept as received. Reads scan it; adding a
+// new key appends to it, so the common send path (add CLUSTER) never re-serializes the whole.
+class Properties {
+ public:
+  Properties() = default;
+  // Accepts a trailing separator (ali-ons writes one) or none (Java).
+  static Properties Parse(std::string_view s);
+  // The store terminates it with \x02, as RocketMQ does.
+  const std::string& Serialize() const { return raw_; }
+  std::optional<std::string_view> Get(std::string_view key) const;
+  void Set(std::string_view key, std::string_view value);
+  void Remove(std::string_view key);
+
+ private:
+  std::string raw_;
+};
+
+inline constexpr std::string_view kPropDelayLevel = "DELAY";
+inline constexpr std::string_view kPropRealTopic = "REAL_TOPIC";
+inline constexpr std::string_view kPropRealQueueId = "REAL_QID";
+inline constexpr std::string_view kPropRetryTopic = "RETRY_TOPIC";
+inline constexpr std::string_view kPropOriginMessageId = "ORIGIN_MESSAGE_ID";
+inline constexpr std::string_view kPropMaxReconsumeTimes = "MAX_RECONSUME_TIMES";
+inline constexpr std::string_view kPropReconsumeTime = "RECONSUME_TIME";
+inline constexpr std::string_view kPropCluster = "CLUSTER";
+inline constexpr std::string_view kPropTransactionPrepared = "TRAN_MSG";
+
+// A message the broker is about to store; owns its bytes.
+struct OutgoingMessage {
+  std::string topic;
+  int32_t queue_id = 0;
+  std::string body;
+  Properties properties;
+  int32_t flag = 0;
+  int32_t sys_flag = 0;
+  int64_t born_timestamp = 0;
+  HostAddress born_host;
+  int32_t reconsume_times = 0;
+};
+
+using PutCallback = std::function<void(absl::StatusOr<AppendResult>)>;
+
+class MessageWriter {
+ public:
+  // delay_levels_ms[i] is the wait of delay level i+1.
+  MessageWriter(Store& store, int max_inflight, std::vector<int64_t> delay_levels_ms);
+
+  // Stores `m` and calls `done` once (possibly before returning, possibly on an engine thread).
+  // A DELAY property > 0 on a non-transactional message sends it to SCHEDULE_TOPIC_XXXX queue
+  // level-1 (levels above the highest are clamped), keeping the real topic and queue in
+  // properties; the delay service moves it back when due.
+  void Put(OutgoingMessage m, PutCallback done);
+  // Stores several messages of one topic queue; `done` gets one result per message, or the first
+  // error (messages before it may have been stored, as with RocketMQ's batch).
+  void PutBatch(std::vector<OutgoingMessage> msgs,
+                std::function<void(absl::StatusOr<std::vector<AppendResult>>)> done);
+
+  int64_t inflight() const { return inflight_.load(std::memory_order_relaxed); }
+  int max_delay_level() const { return static_cast<int>(delay_levels_ms_.size()); }
+  int64_t delay_ms(int level) const { return delay_levels_ms_[level - 1]; }
+
+ private:
+  absl::Status Admit(int64_t n);
+  void Redirect(OutgoingMessage* m) const;
+
+  Store& store_;
+  const int64_t max_inflight_;
+  const std::vector<int64_t> delay_levels_ms_;
+  std::atomic<int64_t> inflight_{0};
+};
+
+}  // namespace stele::broker

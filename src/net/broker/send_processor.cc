@@ -1,0 +1,240 @@
+// SEND_MESSAGE (10), SEND_MESSAGE_V2 (310, short header names) and SEND_BATCH_MESSAGE (320).
+#include <random>
+
+#include "absl/strings/str_join.h"
+#include "common/bytes.h"
+#include "fmt/format.h"
+#include "net/broker/broker_controller.h"
+#include "net/broker/message_writer.h"
+#include "net/broker/processor_util.h"
+#include "net/broker/state/names.h"
+
+namespace stele::broker {
+namespace {
+
+using namespace remoting::response;
+
+struct SendHeader {
+  std::string producer_group;
+  std::string topic;
+  int64_t default_topic_queue_nums = 4;
+  int64_t queue_id = -1;
+  int64_t sys_flag = 0;
+  int64_t born_timestamp = 0;
+  int64_t flag = 0;
+  std::string properties;
+  int64_t reconsume_times = 0;
+  std::optional<int64_t> max_reconsume_times;
+  bool batch = false;
+};
+
+// V2 renames every field to one letter to save bytes; this maps both spellings.
+struct FieldNames {
+  const char *group, *topic, *qnums, *qid, *sysflag, *born, *flag, *props, *reconsume, *maxre,
+      *batch;
+};
+constexpr FieldNames kV1{"producerGroup",
+                         "topic",
+                         "defaultTopicQueueNums",
+                         "queueId",
+                         "sysFlag",
+                         "bornTimestamp",
+                         "flag",
+                         "properties",
+                         "reconsumeTimes",
+                         "maxReconsumeTimes",
+                         "batch"};
+constexpr FieldNames kV2{"a", "b", "d", "e", "f", "g", "h", "i", "j", "l", "m"};
+
+absl::StatusOr<SendHeader> ParseSendHeader(const RemotingCommand& req) {
+  const FieldNames& n = req.code == remoting::request::kSendMessage ? kV1 : kV2;
+  SendHeader h;
+  STELE_ASSIGN_OR_RETURN(h.producer_group, req.RequireString(n.group));
+  STELE_ASSIGN_OR_RETURN(h.topic, req.RequireString(n.topic));
+  STELE_ASSIGN_OR_RETURN(h.default_topic_queue_nums, req.IntOr(n.qnums, 4));
+  STELE_ASSIGN_OR_RETURN(h.queue_id, req.RequireInt(n.qid));
+  STELE_ASSIGN_OR_RETURN(h.sys_flag, req.IntOr(n.sysflag, 0));
+  STELE_ASSIGN_OR_RETURN(h.born_timestamp, req.IntOr(n.born, 0));
+  STELE_ASSIGN_OR_RETURN(h.flag, req.IntOr(n.flag, 0));
+  if (const std::string* p = req.Field(n.props)) h.properties = *p;
+  STELE_ASSIGN_OR_RETURN(h.reconsume_times, req.IntOr(n.reconsume, 0));
+  if (req.Field(n.maxre) != nullptr) {
+    STELE_ASSIGN_OR_RETURN(int64_t m, req.RequireInt(n.maxre));
+    h.max_reconsume_times = m;
+  }
+  STELE_ASSIGN_OR_RETURN(h.batch, req.BoolOr(n.batch, false));
+  if (req.code == remoting::request::kSendBatchMessage) h.batch = true;
+  return h;
+}
+
+// Splits a batch body: per message int32 totalSize, int32 magic, int32 bodyCRC, int32 flag,
+// int32 bodyLen, body, int16 propsLen, props.
+absl::StatusOr<std::vector<std::pair<std::string_view, std::string_view>>> SplitBatch(
+    std::string_view b, std::vector<int32_t>* flags) {
+  std::vector<std::pair<std::string_view, std::string_view>> out;
+  while (!b.empty()) {
+    if (b.size() < 20) return absl::InvalidArgumentError("batch body truncated");
+    const uint32_t total = LoadBe32(b.data());
+    const int32_t flag = static_cast<int32_t>(LoadBe32(b.data() + 12));
+    const uint32_t body_len = LoadBe32(b.data() + 16);
+    if (total > b.size() || total < 22 || body_len > total - 22) {
+      return absl::InvalidArgumentError("batch message length out of bounds");
+    }
+    const std::string_view body = b.substr(20, body_len);
+    const uint16_t props_len = LoadBe16(b.data() + 20 + body_len);
+    if (22ull + body_len + props_len != total) {
+      return absl::InvalidArgumentError("batch message sizes do not add up");
+    }
+    out.emplace_back(body, b.substr(22 + body_len, props_len));
+    flags->push_back(flag);
+    b.remove_prefix(total);
+  }
+  if (out.empty()) return absl::InvalidArgumentError("empty batch");
+  return out;
+}
+
+void FillSuccess(RemotingCommand* resp, const std::vector<AppendResult>& rs, int32_t queue_id) {
+  std::vector<std::string> ids;
+  ids.reserve(rs.size());
+  bool timeout = false;
+  for (const auto& r : rs) {
+    ids.push_back(r.msg_id);
+    timeout |= r.status == PutMessageStatus::kFlushDiskTimeout;
+  }
+  resp->code = timeout ? kFlushDiskTimeout : kSuccess;
+  resp->Set("msgId", absl::StrJoin(ids, ","));
+  resp->Set("queueId", queue_id);
+  resp->Set("queueOffset", rs.front().queue_offset);
+  resp->Set("MSG_REGION", "DefaultRegion");
+  resp->Set("TRACE_ON", "true");
+}
+
+void HandleSend(BrokerController& b, const ChannelPtr& ch, RemotingCommand req, Reply reply) {
+  auto parsed = ParseSendHeader(req);
+  if (ReplyIfError(parsed.status(), reply)) return;
+  SendHeader h = std::move(*parsed);
+  const bool internal = IsRetryTopic(h.topic) || IsDlqTopic(h.topic);
+  if (ReplyIfError(internal ? ValidateInternalTopic(h.topic) : ValidateTopic(h.topic), reply)) {
+    return;
+  }
+  if (ReplyIfError(ValidateGroup(h.producer_group), reply)) return;
+  if (IsNotAllowedSendTopic(h.topic)) {
+    reply(kNoPermission, fmt::format("Sending message to topic[{}] is forbidden.", h.topic));
+    return;
+  }
+  if (!IsWriteable(b.config().broker_permission)) {
+    reply(kNoPermission,
+          fmt::format("the broker[{}] sending message is forbidden", b.config().broker_name));
+    return;
+  }
+  const uint32_t max_size = b.config().store.max_message_size;
+  if (!h.batch && req.body.size() > max_size) {
+    reply(kMessageIllegal, fmt::format("the message body size over max value, MAX: {}", max_size));
+    return;
+  }
+  auto topic = b.TopicForSend(h.topic, static_cast<int>(h.default_topic_queue_nums));
+  if (!topic.ok()) {
+    reply(kTopicNotExist,
+          fmt::format("topic[{}] not exist, apply first please!", ShortForMessage(h.topic)));
+    return;
+  }
+  if (!IsWriteable(topic->perm)) {
+    reply(kNoPermission, fmt::format("the topic[{}] sending message is forbidden", h.topic));
+    return;
+  }
+  int32_t queue_id = static_cast<int32_t>(h.queue_id);
+  if (h.queue_id < 0) {
+    thread_local std::minstd_rand rng{std::random_device{}()};
+    queue_id = static_cast<int32_t>(rng() % std::max(1, topic->write_queue_nums));
+  } else if (h.queue_id >= topic->write_queue_nums) {
+    reply(kSystemError, fmt::format("request queueId[{}] is illegal, {} Producer: {}", h.queue_id,
+                                    topic->topic_name, ch->remote_address()));
+    return;
+  }
+  if ((h.sys_flag & sysflag::kTransactionMask) == sysflag::kTransactionPreparedType &&
+      b.config().reject_transaction_message) {
+    reply(kNoPermission, fmt::format("the broker[{}] sending transaction message is forbidden",
+                                     b.config().broker_name));
+    return;
+  }
+
+  // Consumers re-send failed messages to %RETRY%<group>; past maxReconsumeTimes they go to the
+  // group's dead-letter queue instead.
+  std::string store_topic = h.topic;
+  if (IsRetryTopic(h.topic)) {
+    const std::string group = h.topic.substr(kRetryGroupTopicPrefix.size());
+    int64_t max_re = 16;
+    if (auto g = b.groups().Find(group)) max_re = g->retry_max_times;
+    if (h.max_reconsume_times) max_re = *h.max_reconsume_times;
+    if (h.reconsume_times >= max_re) {
+      store_topic = DlqTopic(group);
+      queue_id = 0;
+      if (ReplyIfError(b.topics().CreateDlqTopic(group).status(), reply)) return;
+      b.RegisterSoon();
+    }
+  }
+
+  const HostAddress born_host = PeerHost(*ch);
+  auto make = [&](std::string body, std::string_view props, int32_t flag) {
+    OutgoingMessage m;
+    m.topic = store_topic;
+    m.queue_id = queue_id;
+    m.body = std::move(body);
+    m.properties = Properties::Parse(props);
+    m.properties.Set(kPropCluster, b.config().broker_cluster_name);
+    m.flag = flag;
+    m.sys_flag = static_cast<int32_t>(h.sys_flag);
+    m.born_timestamp = h.born_timestamp;
+    m.born_host = born_host;
+    m.reconsume_times = static_cast<int32_t>(h.reconsume_times);
+    return m;
+  };
+
+  if (!h.batch) {
+    b.writer().Put(make(std::move(req.body), h.properties, static_cast<int32_t>(h.flag)),
+                   [reply, queue_id](absl::StatusOr<AppendResult> r) {
+                     if (!r.ok()) {
+                       reply(PutFailureCode(r.status()), std::string(r.status().message()));
+                       return;
+                     }
+                     RemotingCommand resp;
+                     FillSuccess(&resp, {*r}, queue_id);
+                     reply(std::move(resp));
+                   });
+    return;
+  }
+  std::vector<int32_t> flags;
+  auto parts = SplitBatch(req.body, &flags);
+  if (ReplyIfError(parts.status(), reply, kMessageIllegal)) return;
+  std::vector<OutgoingMessage> msgs;
+  for (size_t i = 0; i < parts->size(); ++i) {
+    const auto& [body, props] = (*parts)[i];
+    if (body.size() > max_size) {
+      reply(kMessageIllegal,
+            fmt::format("the message body size over max value, MAX: {}", max_size));
+      return;
+    }
+    msgs.push_back(make(std::string(body), props, flags[i]));
+  }
+  b.writer().PutBatch(std::move(msgs),
+                      [reply, queue_id](absl::StatusOr<std::vector<AppendResult>> r) {
+                        if (!r.ok()) {
+                          reply(PutFailureCode(r.status()), std::string(r.status().message()));
+                          return;
+                        }
+                        RemotingCommand resp;
+                        FillSuccess(&resp, *r, queue_id);
+                        reply(std::move(resp));
+                      });
+}
+
+}  // namespace
+
+void RegisterSendProcessor(BrokerController& b) {
+  const remoting::Handler h = Bind(b, HandleSend);
+  b.server().Register(remoting::request::kSendMessage, h);
+  b.server().Register(remoting::request::kSendMessageV2, h);
+  b.server().Register(remoting::request::kSendBatchMessage, h);
+}
+
+}  // namespace stele::broker
