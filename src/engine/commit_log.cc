@@ -51,7 +51,8 @@ absl::Status CommitLog::Init() {
   direct_ = first->wdata != nullptr;
   // The staging ring is only needed when records are written with pwritev.
   ring_size_ = direct_ ? 0 : opts_.write_buffer_size;
-  if (!direct_) ring_ = std::make_unique<char[]>(ring_size_);
+  // Not zero-filled: touching 32 MiB at open costs start-up time and resident memory for nothing.
+  if (!direct_) ring_ = std::make_unique_for_overwrite<char[]>(ring_size_);
   auto now = Clock::now();
   last_flush_ = last_thorough_flush_ = last_checkpoint_ = now;
   {

@@ -219,7 +219,8 @@ absl::StatusOr<GetResult> Store::Get(std::string_view topic, int32_t queue_id, i
   }
   if (queue_offset > max) {
     r.status = GetMessageStatus::kOffsetOverflowBadly;
-    r.next_begin_offset = min == 0 ? min : max;  // RocketMQ's correction
+    // RocketMQ 5's correction (4.x restarted at 0 when min was 0, replaying a whole queue).
+    r.next_begin_offset = max;
     return r;
   }
   // Tag filter: hash codes for the consume-queue pass, strings for the record check.
