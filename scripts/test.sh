@@ -22,15 +22,16 @@ cmake --build build/asan -j "$jobs"
   ctest --no-tests=error --output-on-failure -j "$jobs")
 
 # ThreadSanitizer over the multi-threaded engine suites (appenders, flusher, allocator, callbacks,
-# dispatcher, readers, cleaner).
+# dispatcher, readers, cleaner) and the remoting transport. Not the broker suites: their state
+# classes lock with absl::Mutex, and Debian's Abseil is not built with TSan, so TSan cannot see
+# those locks and reports false races.
 cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSTELE_WERROR=ON \
   -DSTELE_SANITIZE=thread -DSTELE_BUILD_TESTS=ON -DSTELE_BUILD_BENCH=OFF >/dev/null
 cmake --build build/tsan -j "$jobs" --target concurrency_test store_test \
-  fault_injection_test store_index_test retention_test index_file_test transport_test \
-  send_back_query_test
+  fault_injection_test store_index_test retention_test index_file_test transport_test
 (cd build/tsan && TSAN_OPTIONS=halt_on_error=1 \
   ctest --no-tests=error --output-on-failure -j "$jobs" \
-  -R 'ConcurrencyTest|StoreTest|FaultTest|StoreIndex|RetentionTest|IndexTest|TransportRoundTrip|TransportTest|SendBackQuery')
+  -R 'ConcurrencyTest|StoreTest|FaultTest|StoreIndex|RetentionTest|IndexTest|TransportRoundTrip|TransportTest')
 
 # Fuzzing: the frame decoder, both header serializations and the JSON request bodies.
 FUZZ_SECONDS="${FUZZ_SECONDS:-60}" scripts/fuzz.sh
