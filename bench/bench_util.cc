@@ -1,5 +1,7 @@
 #include "bench_util.h"
 
+#include "random_body.h"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -81,17 +83,7 @@ void WaitForSpareSegment(const std::string& root) {
 }
 
 const std::string& Body() {
-  static const std::string body = [] {
-    std::string b(kBodySize, '\0');
-    uint64_t x = 0x9E3779B97F4A7C15ull;  // xorshift: incompressible, reproducible
-    for (char& c : b) {
-      x ^= x << 13;
-      x ^= x >> 7;
-      x ^= x << 17;
-      c = static_cast<char>(x);
-    }
-    return b;
-  }();
+  static const std::string body = RandomBody(kBodySize);
   return body;
 }
 

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <thread>
 
+#include "../random_body.h"
 #include "fmt/format.h"
 #include "net/remoting/codes.h"
 #include "stele/message.h"
@@ -20,17 +21,7 @@ constexpr std::string_view kUniqPlaceholder = "E2EBENCHUNIQKEYPLACEHOLDER000000"
 static_assert(kUniqPlaceholder.size() == kUniqKeyLen);
 }  // namespace
 
-std::string Body(size_t size) {
-  std::string b(size, '\0');
-  uint64_t x = 0x9E3779B97F4A7C15ull;  // xorshift: incompressible, reproducible
-  for (char& c : b) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    c = static_cast<char>(x);
-  }
-  return b;
-}
+std::string Body(size_t size) { return bench::RandomBody(size); }
 
 std::string BenchProperties(std::string_view cluster) {
   // As a Java producer sends them (messageProperties2String: name \x01 value \x02 each).
