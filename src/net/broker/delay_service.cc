@@ -31,8 +31,7 @@ bool ParseInt64(std::string_view s, int64_t* out) {
 // parked again) and without the old record's CRC property (the store appends a fresh one). Like
 // RocketMQ it keeps REAL_TOPIC / REAL_QID. InvalidArgument when there is nowhere to deliver it.
 absl::StatusOr<OutgoingMessage> Unpark(const MessageView& v) {
-  OutgoingMessage m;
-  m.properties = Properties::Parse(v.properties);
+  OutgoingMessage m = OutgoingMessage::FromStored(v);
   auto topic = m.properties.Get(kPropRealTopic);
   auto qid_text = m.properties.Get(kPropRealQueueId);
   if (!topic || !qid_text) {
@@ -50,13 +49,6 @@ absl::StatusOr<OutgoingMessage> Unpark(const MessageView& v) {
   }
   m.queue_id = static_cast<int32_t>(qid);
   m.properties.Remove(kPropDelayLevel);
-  m.properties.Remove(kPropertyCrc32);
-  m.body = std::string(v.body);
-  m.flag = v.flag;
-  m.sys_flag = v.sys_flag;
-  m.born_timestamp = v.born_timestamp;
-  m.born_host = v.born_host;
-  m.reconsume_times = v.reconsume_times;
   return m;
 }
 

@@ -46,6 +46,19 @@ void Properties::Remove(std::string_view key) {
   raw_ = std::move(out);
 }
 
+OutgoingMessage OutgoingMessage::FromStored(const MessageView& v) {
+  OutgoingMessage m;
+  m.properties = Properties::Parse(v.properties);
+  m.properties.Remove(kPropertyCrc32);
+  m.body = std::string(v.body);
+  m.flag = v.flag;
+  m.sys_flag = v.sys_flag;
+  m.born_timestamp = v.born_timestamp;
+  m.born_host = v.born_host;
+  m.reconsume_times = v.reconsume_times;
+  return m;
+}
+
 MessageWriter::MessageWriter(Store& store, int max_inflight, std::vector<int64_t> delay_levels_ms)
     : store_(store), max_inflight_(max_inflight), delay_levels_ms_(std::move(delay_levels_ms)) {}
 

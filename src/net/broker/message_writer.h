@@ -64,6 +64,11 @@ struct OutgoingMessage {
   int64_t born_timestamp = 0;
   HostAddress born_host;
   int32_t reconsume_times = 0;
+
+  // A stored record as a message to store again (delay delivery, send-back): same body, flags,
+  // born time/host, reconsume count and properties, minus the record's __CRC32# (the store
+  // appends a fresh one). Topic and queue are left for the caller.
+  static OutgoingMessage FromStored(const MessageView& v);
 };
 
 using PutCallback = std::function<void(absl::StatusOr<AppendResult>)>;

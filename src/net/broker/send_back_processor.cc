@@ -94,9 +94,7 @@ void HandleSendBack(BrokerController& b, const ChannelPtr&, RemotingCommand req,
   }
   const MessageView& v = rec->msg;
 
-  OutgoingMessage m;
-  m.properties = Properties::Parse(v.properties);
-  m.properties.Remove(kPropertyCrc32);  // the store writes a fresh one
+  OutgoingMessage m = OutgoingMessage::FromStored(v);
   if (!m.properties.Get(kPropRetryTopic)) m.properties.Set(kPropRetryTopic, v.topic);
   // The first failure names the original message; later ones keep that name (as RocketMQ does,
   // whatever the header's originMsgId says).
@@ -126,11 +124,6 @@ void HandleSendBack(BrokerController& b, const ChannelPtr&, RemotingCommand req,
     m.properties.Set(kPropDelayLevel, fmt::format("{}", level));
   }
   m.topic = std::move(topic);
-  m.body = std::string(v.body);
-  m.flag = v.flag;
-  m.sys_flag = v.sys_flag;
-  m.born_timestamp = v.born_timestamp;
-  m.born_host = v.born_host;
   m.reconsume_times = v.reconsume_times + 1;
 
   b.writer().Put(std::move(m), [reply](absl::StatusOr<AppendResult> r) {
