@@ -109,6 +109,11 @@ absl::Status Store::OpenIndexLayer() {
   int64_t from = log_->RecoveredDispatchOffset();
   from = std::clamp<int64_t>(from < 0 ? min : from, min, end);
   STELE_ASSIGN_OR_RETURN(int64_t dropped, idx_->queues->TruncateFrom(from));
+  if (idx_->idx && !log_->report().clean_shutdown) {
+    // A power loss can leave index pages written after the last index Sync on disk in any mix,
+    // hiding durable entries: rebuild what may be damaged before re-indexing from `from`.
+    STELE_RETURN_IF_ERROR(idx_->idx->RepairAfterCrash(from).status());
+  }
   if (dropped > 0 || from < end) {
     log::Info(
         "recovery: dropped {} consume-queue entries at or after offset {}; re-dispatching {} "

@@ -262,6 +262,62 @@ class IndexFile {
     }
   }
 
+  int64_t BeginPhyOffset() const { return Load64(kBeginPhyOffsetAt); }
+  bool writable() const { return wdata_ != nullptr; }
+
+  // Recovery after a crash; writable files only, with nothing else using the file. Pages written
+  // since the last Sync may have reached the disk in any mix, so a slot (or indexCount) can name an
+  // entry that never arrived: a chain walk then stops there, or never starts, and every durable
+  // entry further down that chain is hidden for good (the next Put links to the damaged head).
+  // Keeps the longest prefix of entries that is consistent (phyOffset does not decrease and stays
+  // below `from`, prevIndex is exactly the head the entries before it give its slot, which is what
+  // Append wrote) and rebuilds the slot table and the header's counts from it, then syncs. Every
+  // entry indexing a record before the caller's durable dispatch offset `from` is in that prefix:
+  // it was synced before `from` was. Returns how many entries were dropped; `*wrong_slots` is set
+  // to how many slots the rebuild changed.
+  absl::StatusOr<uint32_t> Repair(int64_t from, uint32_t* wrong_slots) {
+    assert(wdata_ != nullptr);
+    const uint32_t count = std::clamp<uint32_t>(IndexCount(), 1, num_);
+    std::vector<uint32_t> heads(slots_, 0);
+    uint32_t n = 1;
+    uint32_t used = 0;
+    int64_t last_phy = 0;
+    for (; n < count; ++n) {
+      const char* e = data_ + entries_at_ + uint64_t{n} * kEntrySize;
+      const uint32_t hash = LoadBe32(e);
+      const auto phy = static_cast<int64_t>(LoadBe64(e + 4));
+      const auto diff = static_cast<int32_t>(LoadBe32(e + 12));
+      const uint32_t prev = LoadBe32(e + 16);
+      if (hash > uint32_t{std::numeric_limits<int32_t>::max()}) break;
+      uint32_t& head = heads[hash % slots_];
+      if (phy < last_phy || phy >= from || diff < 0 || prev != head) break;
+      if (head == 0) ++used;
+      head = n;
+      last_phy = phy;
+    }
+    *wrong_slots = 0;
+    for (uint32_t s = 0; s < slots_; ++s) {
+      const uint64_t at = kHeaderSize + uint64_t{s} * kSlotSize;
+      if (LoadWord32(data_ + at, __ATOMIC_RELAXED) == heads[s]) continue;
+      StoreWord32(wdata_ + at, heads[s], __ATOMIC_RELAXED);
+      ++*wrong_slots;
+    }
+    if (*wrong_slots > 0) {
+      STELE_RETURN_IF_ERROR(WriteThrough(kHeaderSize, uint64_t{slots_} * kSlotSize));
+    }
+    // Dropped entries are zeroed: a later crash must not be able to count them back in.
+    const uint64_t drop_at = entries_at_ + uint64_t{n} * kEntrySize;
+    const uint64_t drop_len = uint64_t{count - n} * kEntrySize;
+    std::memset(wdata_ + drop_at, 0, drop_len);
+    STELE_RETURN_IF_ERROR(WriteThrough(drop_at, drop_len));
+    if (n > 1) Store64(kEndPhyOffsetAt, last_phy);
+    StoreWord32(wdata_ + kHashSlotCountAt, used, __ATOMIC_RELAXED);
+    StoreWord32(wdata_ + kIndexCountAt, n, __ATOMIC_RELEASE);
+    STELE_RETURN_IF_ERROR(WriteThrough(0, kHeaderSize));
+    STELE_RETURN_IF_ERROR(Sync());
+    return count - n;
+  }
+
   bool dirty = false;  // in IndexService::dirty_; guarded by IndexService::mu_
 
  private:
@@ -506,6 +562,36 @@ absl::Status IndexService::Sync() {
     }
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> IndexService::RepairAfterCrash(int64_t from) {
+  std::lock_guard<std::mutex> sl(sync_mu_);
+  std::lock_guard<std::mutex> l(mu_);
+  if (!open_) return absl::FailedPreconditionError("index: not loaded");
+  int64_t dropped = 0;
+  for (size_t i = files_.size(); i-- > 0;) {
+    // Entries only grow in commit-log order and a file starts at or after where the one before it
+    // ended, so once a file's successor starts below `from`, it and all before it were last
+    // written before the Sync that made `from` durable: nothing unsynced can have damaged them.
+    if (i + 1 < files_.size() && files_[i + 1]->BeginPhyOffset() < from) break;
+    std::shared_ptr<IndexFile>& f = files_[i];
+    if (!f->writable()) {
+      auto w = std::make_shared<IndexFile>(f->name(), f->path(), cfg_);
+      STELE_ASSIGN_OR_RETURN(auto file, fs_->Open(f->path(), OpenOptions{}));
+      STELE_RETURN_IF_ERROR(w->AttachWritable(std::move(file)));
+      f = std::move(w);
+    }
+    uint32_t wrong_slots = 0;
+    STELE_ASSIGN_OR_RETURN(uint32_t n, f->Repair(from, &wrong_slots));
+    if (n > 0 || wrong_slots > 0) {
+      log::Warn(
+          "index: {} after the crash: dropped {} entries (damaged, or at or after commit-log "
+          "offset {}, which is indexed again), rebuilt {} hash slots",
+          f->path(), n, from, wrong_slots);
+    }
+    dropped += n;
+  }
+  return dropped;
 }
 
 std::vector<std::shared_ptr<IndexFile>> IndexService::Snapshot() const {

@@ -59,9 +59,11 @@ class IndexFile;
 // syscall) except when it rolls to a new file; queries read the mappings without holding it, and
 // a file deleted under a query stays mapped until the query is done with it.
 //
-// Durability: nothing is durable until Sync returns OK. After a crash the files may hold any mix
-// of synced and unsynced entries; readers never follow an index >= indexCount, so a damaged file
-// only loses hits. The index is derived data: the caller re-indexes what it needs after a crash.
+// Durability: nothing is durable until Sync returns OK. After a power loss the files may hold any
+// mix of synced and unsynced pages; readers never follow an index >= indexCount, so a damaged file
+// only loses hits, but those can be durable ones (a slot naming an entry that never reached the
+// disk hides its whole chain). The index is derived data: after a crash the caller runs
+// RepairAfterCrash and re-indexes from the offset it gave.
 // After a failed write or Sync, Put and Sync return that error until Close and Load again.
 class IndexService {
  public:
@@ -91,6 +93,13 @@ class IndexService {
   // Makes every Put that returned before this call durable (fdatasync of each file written since
   // the last Sync). Concurrent Syncs are serialized.
   absl::Status Sync();
+
+  // After an unclean shutdown, before the first Put: in every file that may have been written
+  // after the last Sync, keeps only the consistent entries for records before `from` (all that a
+  // Sync made durable before the caller's durable dispatch offset `from` was), rebuilds the hash
+  // slots from them and syncs. The caller then re-indexes the commit log from `from`. Reads every
+  // entry of those files (usually just the newest). Returns how many entries were dropped.
+  absl::StatusOr<int64_t> RepairAfterCrash(int64_t from);
 
   // Commit-log offsets indexed under "topic#key" (by hash: collisions are possible) whose store
   // time may lie in [begin_ms, end_ms], newest first, without duplicates, at most max_num. Entry

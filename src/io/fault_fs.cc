@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <thread>
+#include <utility>
 
 #include "common/path.h"
 #include "common/status.h"
@@ -11,11 +12,24 @@ namespace stele::io {
 
 constexpr uint64_t kPage = 4096;
 
-// What the wrapper knows about one file (shared by every handle, follows renames).
+// What the wrapper knows about one inode (shared by every handle and every directory entry naming
+// it; follows renames).
 struct FaultFileState {
   uint64_t durable_size = 0;
   std::map<uint64_t, std::string> undo;  // page index -> content as of the last Sync
+  bool linked = true;                    // some current path names it
+  // While unlinked but still named by a durable directory entry: its durable content, which power
+  // loss puts back under that name.
+  std::optional<std::string> unlinked_image;
 };
+
+namespace {
+
+std::string Join(const std::string& dir, const std::string& name) {
+  return dir == "/" ? "/" + name : dir + "/" + name;
+}
+
+}  // namespace
 
 class FaultFile : public File {
  public:
@@ -63,6 +77,11 @@ class FaultFile : public File {
     STELE_ASSIGN_OR_RETURN(uint64_t size, base_->Size());
     st_->undo.clear();
     st_->durable_size = size;
+    if (st_->unlinked_image) {
+      // A nameless inode that a durable entry still names: what comes back is what was synced.
+      STELE_ASSIGN_OR_RETURN(*st_->unlinked_image,
+                             fs_->LostImage(*base_, *st_, LossPolicy::kDropAll));
+    }
     return absl::OkStatus();
   }
 
@@ -175,12 +194,20 @@ absl::Status FaultInjectionFS::Check(FaultOp op, const std::string& what) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<FaultInjectionFS::Entries> FaultInjectionFS::CurrentEntries(const std::string& dir) {
+  STELE_ASSIGN_OR_RETURN(auto names, base_->List(dir));
+  Entries out;
+  for (const std::string& n : names) {
+    const std::string p = Join(dir, n);
+    out[n] = base_->List(p).ok() ? nullptr : StateFor(p);  // listable: a subdirectory
+  }
+  return out;
+}
+
 void FaultInjectionFS::TrackDir(const std::string& dir) {
   if (durable_dirs_.count(dir)) return;
-  std::set<std::string> names;
-  auto list = base_->List(dir);
-  if (list.ok()) names.insert(list->begin(), list->end());
-  durable_dirs_[dir] = std::move(names);
+  auto entries = CurrentEntries(dir);
+  durable_dirs_[dir] = entries.ok() ? *std::move(entries) : Entries{};
 }
 
 std::shared_ptr<FaultFileState> FaultInjectionFS::StateFor(const std::string& path) {
@@ -191,6 +218,31 @@ std::shared_ptr<FaultFileState> FaultInjectionFS::StateFor(const std::string& pa
   st->durable_size = size.ok() ? *size : 0;  // files that predate the wrapper count as durable
   files_[path] = st;
   return st;
+}
+
+bool FaultInjectionFS::DurablyNamed(const FaultFileState* st) const {
+  for (const auto& [_, entries] : durable_dirs_) {
+    for (const auto& [__, ino] : entries) {
+      if (ino.get() == st) return true;
+    }
+  }
+  return false;
+}
+
+absl::StatusOr<std::optional<std::string>> FaultInjectionFS::ImageToKeep(const std::string& path) {
+  // Every file a tracked directory durably names is in files_ (TrackDir and SyncDir put it there).
+  auto it = files_.find(path);
+  if (it == files_.end() || !DurablyNamed(it->second.get())) return std::nullopt;
+  STELE_ASSIGN_OR_RETURN(auto f, base_->Open(path, OpenOptions{.read_only = true}));
+  return LostImage(*f, *it->second, LossPolicy::kDropAll);
+}
+
+void FaultInjectionFS::Unlinked(const std::string& path, std::optional<std::string> image) {
+  auto it = files_.find(path);
+  if (it == files_.end()) return;
+  it->second->linked = false;
+  it->second->unlinked_image = std::move(image);
+  files_.erase(it);
 }
 
 absl::Status FaultInjectionFS::SaveUndo(FaultFileState& st, File& f, uint64_t off, uint64_t len) {
@@ -208,16 +260,17 @@ absl::Status FaultInjectionFS::SaveUndo(FaultFileState& st, File& f, uint64_t of
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> FaultInjectionFS::DurableImage(const std::string& path,
-                                                           FaultFileState& st) {
-  STELE_ASSIGN_OR_RETURN(auto f, base_->Open(path, OpenOptions{.read_only = true}));
+absl::StatusOr<std::string> FaultInjectionFS::LostImage(File& f, FaultFileState& st,
+                                                        LossPolicy policy) {
   std::string img(st.durable_size, '\0');
-  STELE_ASSIGN_OR_RETURN(size_t got, f->ReadAt(0, img.data(), img.size()));
+  STELE_ASSIGN_OR_RETURN(size_t got, f.ReadAt(0, img.data(), img.size()));
   img.resize(got);
   img.resize(st.durable_size, '\0');
   for (const auto& [p, old] : st.undo) {
-    if (p * kPage < img.size())
+    if (policy == LossPolicy::kRandomPages && rng_() % 2 == 0) continue;
+    if (p * kPage < img.size()) {
       img.replace(p * kPage, std::min(old.size(), img.size() - p * kPage), old);
+    }
   }
   return img;
 }
@@ -234,15 +287,14 @@ absl::StatusOr<std::unique_ptr<File>> FaultInjectionFS::Open(const std::string& 
     }
     TrackDir(ParentDir(path));
   }
-  std::shared_ptr<FaultFileState> st;
+  // An existing file keeps its inode (O_TRUNC included); a created one gets a new, empty one.
+  std::shared_ptr<FaultFileState> st = creating ? nullptr : StateFor(path);
+  STELE_ASSIGN_OR_RETURN(auto base, base_->Open(path, opts));
   if (creating) {
+    if (auto old = files_.find(path); old != files_.end()) old->second->linked = false;
     st = std::make_shared<FaultFileState>();
     files_[path] = st;
-  } else {
-    st = StateFor(path);
-  }
-  STELE_ASSIGN_OR_RETURN(auto base, base_->Open(path, opts));
-  if (opts.truncate && !creating) {
+  } else if (opts.truncate) {
     STELE_RETURN_IF_ERROR(SaveUndo(*st, *base, 0, st->durable_size));
   }
   return std::unique_ptr<File>(new FaultFile(this, std::move(base), st, path));
@@ -251,32 +303,37 @@ absl::StatusOr<std::unique_ptr<File>> FaultInjectionFS::Open(const std::string& 
 absl::Status FaultInjectionFS::Delete(const std::string& path) {
   std::lock_guard<std::mutex> l(mu_);
   STELE_RETURN_IF_ERROR(Check(FaultOp::kDelete, "unlink " + path));
-  std::string dir = ParentDir(path);
-  TrackDir(dir);
-  if (durable_dirs_[dir].count(BaseName(path)) && !deleted_images_.count(path)) {
-    auto st = StateFor(path);
-    STELE_ASSIGN_OR_RETURN(deleted_images_[path], DurableImage(path, *st));
+  TrackDir(ParentDir(path));
+  // An (empty) directory keeps its tracked durable entries: if its own entry comes back, they do.
+  const bool is_dir = base_->List(path).ok();
+  std::optional<std::string> image;
+  if (!is_dir) {
+    STELE_ASSIGN_OR_RETURN(image, ImageToKeep(path));
   }
-  files_.erase(path);
-  return base_->Delete(path);
+  STELE_RETURN_IF_ERROR(base_->Delete(path));
+  if (!is_dir) Unlinked(path, std::move(image));
+  return absl::OkStatus();
 }
 
 absl::Status FaultInjectionFS::Rename(const std::string& from, const std::string& to) {
   std::lock_guard<std::mutex> l(mu_);
   STELE_RETURN_IF_ERROR(Check(FaultOp::kRename, "rename " + from + " -> " + to));
+  if (from == to) return base_->Rename(from, to);
   TrackDir(ParentDir(from));
   TrackDir(ParentDir(to));
-  for (const std::string& p : {from, to}) {
-    STELE_ASSIGN_OR_RETURN(bool exists, base_->Exists(p));
-    if (exists && durable_dirs_[ParentDir(p)].count(BaseName(p)) && !deleted_images_.count(p)) {
-      auto st = StateFor(p);
-      STELE_ASSIGN_OR_RETURN(deleted_images_[p], DurableImage(p, *st));
-    }
+  STELE_ASSIGN_OR_RETURN(bool from_exists, base_->Exists(from));
+  if (!from_exists) return base_->Rename(from, to);  // the base's error
+  std::shared_ptr<FaultFileState> moved = StateFor(from);
+  // The inode `to` names loses that name; its durable image is kept while the old entry is durable.
+  STELE_ASSIGN_OR_RETURN(bool to_exists, base_->Exists(to));
+  std::optional<std::string> image;
+  if (to_exists) {
+    STELE_ASSIGN_OR_RETURN(image, ImageToKeep(to));
   }
   STELE_RETURN_IF_ERROR(base_->Rename(from, to));
-  auto st = StateFor(from);
+  if (to_exists) Unlinked(to, std::move(image));
   files_.erase(from);
-  files_[to] = st;
+  files_[to] = std::move(moved);
   return absl::OkStatus();
 }
 
@@ -291,14 +348,13 @@ absl::Status FaultInjectionFS::SyncDir(const std::string& path) {
   std::lock_guard<std::mutex> l(mu_);
   STELE_RETURN_IF_ERROR(Check(FaultOp::kSyncDir, "fsync dir " + path));
   STELE_RETURN_IF_ERROR(base_->SyncDir(path));
-  STELE_ASSIGN_OR_RETURN(auto names, base_->List(path));
-  durable_dirs_[path] = std::set<std::string>(names.begin(), names.end());
-  for (auto it = deleted_images_.begin(); it != deleted_images_.end();) {
-    if (ParentDir(it->first) == path && !durable_dirs_[path].count(BaseName(it->first))) {
-      it = deleted_images_.erase(it);  // the deletion is now durable
-    } else {
-      ++it;
-    }
+  // Every entry as it is now becomes durable: created and renamed names with the inodes they name
+  // now; deleted names and the inodes replaced by a rename are gone.
+  STELE_ASSIGN_OR_RETURN(Entries now, CurrentEntries(path));
+  Entries before = std::exchange(durable_dirs_[path], std::move(now));
+  for (const auto& [_, ino] : before) {
+    // A nameless inode that no durable entry names any more can never come back.
+    if (ino != nullptr && !ino->linked && !DurablyNamed(ino.get())) ino->unlinked_image.reset();
   }
   return absl::OkStatus();
 }
@@ -319,41 +375,69 @@ absl::StatusOr<std::unique_ptr<FileLock>> FaultInjectionFS::Lock(const std::stri
 absl::Status FaultInjectionFS::RemoveTree(const std::string& path) {
   auto children = base_->List(path);
   if (children.ok()) {  // a directory
-    for (const std::string& c : *children) STELE_RETURN_IF_ERROR(RemoveTree(path + "/" + c));
+    for (const std::string& c : *children) STELE_RETURN_IF_ERROR(RemoveTree(Join(path, c)));
     durable_dirs_.erase(path);
   }
   auto st = base_->Delete(path);
   if (!st.ok() && !absl::IsNotFound(st)) return st;
-  files_.erase(path);
+  Unlinked(path, std::nullopt);
   return absl::OkStatus();
 }
 
 absl::Status FaultInjectionFS::PowerLoss(LossPolicy policy) {
   std::lock_guard<std::mutex> l(mu_);
-  // 1. Directory entries: drop names that were never made durable, restore durable ones that were
-  //    deleted or renamed over.
-  std::vector<std::string> doomed;
+  // 1. Durable entries whose inode is no longer at that path (deleted, renamed over or renamed
+  //    away since the last SyncDir): read the content they will hold, before any name changes.
+  std::map<std::string, std::string> restore;  // path -> content
+  for (const auto& [dir, durable] : durable_dirs_) {
+    for (const auto& [name, ino] : durable) {
+      const std::string p = Join(dir, name);
+      auto cur = files_.find(p);
+      if (ino == nullptr || (cur != files_.end() && cur->second == ino)) continue;
+      if (!ino->linked) {
+        if (!ino->unlinked_image) {
+          return absl::InternalError("fault fs: no image kept for durable entry " + p);
+        }
+        restore[p] = *ino->unlinked_image;
+        continue;
+      }
+      auto at = std::find_if(files_.begin(), files_.end(),
+                             [&](const auto& f) { return f.second == ino; });
+      if (at == files_.end()) {
+        return absl::InternalError("fault fs: lost track of the inode of durable entry " + p);
+      }
+      STELE_ASSIGN_OR_RETURN(auto f, base_->Open(at->first, OpenOptions{.read_only = true}));
+      STELE_ASSIGN_OR_RETURN(restore[p], LostImage(*f, *ino, policy));
+    }
+  }
+  // 2. Names: drop those that are not durable (a directory vanishes with everything in it), bring
+  //    back durable subdirectories. Parents sort before their children, and RemoveTree erases
+  //    only entries below the current directory, so the iteration stays valid.
   for (auto& [dir, durable] : durable_dirs_) {
     auto names = base_->List(dir);
     if (!names.ok()) continue;  // itself inside a directory that vanished
     for (const std::string& n : *names) {
-      std::string p = dir + "/" + n;
-      if (!durable.count(n) && !deleted_images_.count(p)) doomed.push_back(std::move(p));
+      if (!durable.count(n)) STELE_RETURN_IF_ERROR(RemoveTree(Join(dir, n)));
+    }
+    for (const auto& [n, ino] : durable) {
+      if (ino == nullptr) STELE_RETURN_IF_ERROR(base_->CreateDirs(Join(dir, n)));
     }
   }
-  // A directory whose entry never became durable vanishes with everything in it.
-  for (const std::string& p : doomed) STELE_RETURN_IF_ERROR(RemoveTree(p));
-  for (const auto& [p, img] : deleted_images_) {
-    if (!durable_dirs_[ParentDir(p)].count(BaseName(p))) continue;
+  // 3. Durable entries that name another inode again get that inode's durable content.
+  for (const auto& [p, img] : restore) {
+    auto parent = base_->Exists(ParentDir(p));
+    if (!parent.ok() || !*parent) continue;  // its directory's own entry was not durable
     STELE_ASSIGN_OR_RETURN(auto f, base_->Open(p, OpenOptions{.create = true, .truncate = true}));
     STELE_RETURN_IF_ERROR(f->WriteAt(0, img, SyncMode::kNone));
+    if (auto old = files_.find(p); old != files_.end()) old->second->linked = false;
     auto st = std::make_shared<FaultFileState>();
     st->durable_size = img.size();
-    files_[p] = st;
+    files_[p] = std::move(st);
   }
-  deleted_images_.clear();
-  // 2. File contents: unsynced pages revert (all, or a seeded random subset), size reverts.
+  // 4. Inodes still under their durable names: unsynced pages revert (all, or a seeded random
+  //    subset), the size reverts.
   for (auto& [p, st] : files_) {
+    if (restore.count(p)) continue;
     auto f = base_->Open(p, OpenOptions{});
     if (!f.ok()) continue;
     for (const auto& [page, old] : st->undo) {
@@ -362,6 +446,16 @@ absl::Status FaultInjectionFS::PowerLoss(LossPolicy policy) {
     }
     STELE_RETURN_IF_ERROR((*f)->Truncate(st->durable_size));
     st->undo.clear();
+  }
+  // 5. Whatever survived is durable now.
+  for (auto it = durable_dirs_.begin(); it != durable_dirs_.end();) {
+    auto now = CurrentEntries(it->first);
+    if (!now.ok()) {
+      it = durable_dirs_.erase(it);
+      continue;
+    }
+    it->second = *std::move(now);
+    ++it;
   }
   return absl::OkStatus();
 }

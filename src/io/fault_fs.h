@@ -2,10 +2,30 @@
 // LevelDB's FaultInjectionTestEnv). Works over any backend (memory, POSIX, io_uring).
 //
 // It injects errors (EIO, ENOSPC, ...) at chosen or seeded-random points, tears writes (a prefix
-// reaches the file, then the call fails), and simulates power loss: every byte not covered by a
-// successful Sync and every directory entry not covered by a successful SyncDir is dropped.
-// To simulate a crash: Deactivate() (every later mutating call fails with EIO, as if the machine
-// were gone), destroy the store, PowerLoss(), Activate(), reopen.
+// reaches the file, then the call fails), and simulates power loss. To simulate a crash:
+// Deactivate() (every later mutating call fails with EIO, as if the machine were gone), destroy the
+// store, PowerLoss(), Activate(), reopen.
+//
+// The power-loss model grants what POSIX fsync/fdatasync guarantee (ext4 gives no less), no more,
+// and keeps names and contents apart as the kernel keeps directory entries and inodes apart:
+// - Contents belong to the inode, not to a name. An inode's durable image is its content and size
+//   as of its last successful Sync (fdatasync): later writes, truncations and extensions are lost
+//   (all of them, or under kRandomPages each 4 KiB page independently keeps its old or new bytes;
+//   the size always reverts). The image follows the inode through renames, so data synced under
+//   "x.tmp" is there under "x" once that name is durable.
+// - Names belong to directories. A directory's durable entries are its name -> inode mapping as of
+//   its last successful SyncDir; creates, deletes and renames after that are undone by power
+//   loss. So a rename within a directory is durable exactly when a SyncDir of that directory
+//   succeeded after it: then the target names the moved inode and the replaced inode is gone for
+//   good. Before that, the old mapping comes back: the target names its previous inode again
+//   (with that inode's durable image, kept when the name was replaced or deleted, and refreshed
+//   if a still-open handle of the nameless inode syncs), and the source names the moved inode.
+//   (Across directories each directory's half of a rename becomes durable with its own SyncDir.)
+// - A directory is tracked from the first create, rename or delete in it (or its first SyncDir);
+//   the entries it had then count as durable, with their current content. Directories themselves
+//   are created durable unless their parent is tracked, in which case their entry needs a SyncDir
+//   of the parent like a file's; a directory whose entry is lost vanishes with everything in it.
+//   Renaming directories is not modelled (the engine never does it).
 #pragma once
 
 #include <chrono>
@@ -14,7 +34,6 @@
 #include <mutex>
 #include <optional>
 #include <random>
-#include <set>
 #include <string>
 
 #include "stele/file_system.h"
@@ -52,7 +71,9 @@ class FaultInjectionFS : public FileSystem {
   // Number of calls of `op` seen so far.
   uint64_t Count(FaultOp op) const;
   uint64_t InjectedCount() const;
-  // Reverts every file and directory to its durable image. Call with no File of this FS open.
+  // Reverts every directory to its durable entries and every inode to its durable image (see the
+  // model above); afterwards everything on disk counts as durable. Call with no File of this FS
+  // open.
   absl::Status PowerLoss(LossPolicy policy);
 
   absl::StatusOr<std::unique_ptr<File>> Open(const std::string& path,
@@ -85,10 +106,24 @@ class FaultInjectionFS : public FileSystem {
   // Decides whether this call of `op` fails; returns the errno (0 = proceed). Holds mu_.
   int NextFault(FaultOp op, std::optional<size_t>* torn_keep, const std::string& what);
   absl::Status Check(FaultOp op, const std::string& what);
-  void TrackDir(const std::string& dir);                              // holds mu_
-  std::shared_ptr<FaultFileState> StateFor(const std::string& path);  // holds mu_
-  absl::StatusOr<std::string> DurableImage(const std::string& path, FaultFileState& st);
-  absl::Status RemoveTree(const std::string& path);  // holds mu_
+  // A directory's entries: name -> inode, nullptr for a subdirectory.
+  using Entries = std::map<std::string, std::shared_ptr<FaultFileState>>;
+
+  // The rest hold mu_.
+  void TrackDir(const std::string& dir);
+  // The base file system's current entries of `dir`, with the inode of each file.
+  absl::StatusOr<Entries> CurrentEntries(const std::string& dir);
+  std::shared_ptr<FaultFileState> StateFor(const std::string& path);
+  bool DurablyNamed(const FaultFileState* st) const;
+  // The durable image of the inode at `path`, if a durable directory entry names it (so that power
+  // loss could bring it back once `path` stops naming it); nullopt otherwise.
+  absl::StatusOr<std::optional<std::string>> ImageToKeep(const std::string& path);
+  // `path` no longer names its inode (deleted or renamed over); `image` is from ImageToKeep.
+  void Unlinked(const std::string& path, std::optional<std::string> image);
+  // The inode's content after power loss, read through `f` (its current name or an open handle).
+  // Unsynced pages revert (all, or a seeded random subset); the size reverts.
+  absl::StatusOr<std::string> LostImage(File& f, FaultFileState& st, LossPolicy policy);
+  absl::Status RemoveTree(const std::string& path);
   absl::Status SaveUndo(FaultFileState& st, File& f, uint64_t off, uint64_t len);
 
   std::shared_ptr<FileSystem> base_;
@@ -100,9 +135,8 @@ class FaultInjectionFS : public FileSystem {
   uint64_t counts_[kFaultOpCount] = {};
   uint64_t injected_ = 0;
   double space_used_ratio_ = -1;
-  std::map<std::string, std::shared_ptr<FaultFileState>> files_;
-  std::map<std::string, std::set<std::string>> durable_dirs_;  // dir -> durable entry names
-  std::map<std::string, std::string> deleted_images_;          // path -> durable content
+  std::map<std::string, std::shared_ptr<FaultFileState>> files_;  // current path -> inode
+  std::map<std::string, Entries> durable_dirs_;  // tracked dir -> its durable entries
 };
 
 }  // namespace stele::io
