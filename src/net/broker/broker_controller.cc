@@ -10,6 +10,7 @@
 #include "net/broker/message_writer.h"
 #include "net/broker/pull_hold.h"
 #include "net/broker/state/names.h"
+#include "net/broker/transaction_service.h"
 #include "net/remoting/codes.h"
 
 namespace stele::broker {
@@ -39,6 +40,7 @@ absl::StatusOr<std::unique_ptr<BrokerController>> BrokerController::Create(Broke
   b->pull_hold_ = std::make_unique<PullHoldService>(*b->store_);
   b->delay_ = std::make_unique<DelayService>(*b->store_, *b->writer_, c);
   STELE_RETURN_IF_ERROR(b->delay_->Load());
+  b->transactions_ = std::make_unique<TransactionService>(*b);
 
   remoting::ServerOptions so;
   so.bind_address = c.bind_address;
@@ -55,6 +57,8 @@ absl::StatusOr<std::unique_ptr<BrokerController>> BrokerController::Create(Broke
   RegisterAdminProcessor(*b);
   RegisterQueryProcessor(*b);
   RegisterSendBackProcessor(*b);
+  RegisterTransactionProcessor(*b);
+  RegisterLockProcessor(*b);
   BrokerController* self = b.get();
   b->server_->OnChannelClosed([self](const remoting::ChannelPtr& ch) {
     for (const std::string& g : self->consumers_.DropChannel(ch->id())) {
@@ -76,6 +80,7 @@ absl::Status BrokerController::Start() {
   });
   pull_hold_->Start();
   delay_->Start();
+  transactions_->Start();
   STELE_RETURN_IF_ERROR(server_->Start());
   if (config_.listen_port == 0) broker_addr_ = fmt::format("{}:{}", config_.broker_ip1, port());
   server_->RunEvery(std::chrono::milliseconds(config_.flush_consumer_offset_interval_ms), [this] {
@@ -107,6 +112,7 @@ void BrokerController::Shutdown() {
   if (server_) server_->Stop();
   if (namesrv_client_) namesrv_client_->Shutdown();
   if (delay_) delay_->Stop();
+  if (transactions_) transactions_->Stop();  // commits its progress to offsets_, persisted next
   if (offsets_) {
     if (absl::Status s = offsets_->Persist(); !s.ok()) {
       log::Error("persisting consumer offsets at shutdown failed: {}", std::string(s.message()));

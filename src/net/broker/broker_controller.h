@@ -1,7 +1,7 @@
 // BrokerController: one RocketMQ broker. It owns the message store, the persisted broker state
-// (topics, subscription groups, consumer offsets), the clients seen by heartbeat, the remoting
-// server with a processor per request family, the held (long-polling) pulls, the delay service,
-// and the registration with every name server.
+// (topics, subscription groups, consumer offsets), the clients seen by heartbeat, the queue locks
+// of orderly consumers, the remoting server with a processor per request family, the held
+// (long-polling) pulls, the delay service, and the registration with every name server.
 //
 // Lifecycle: Create() opens the store (recovering after a crash) and loads the config files;
 // Start() listens and registers; Shutdown() unregisters, stops serving, persists offsets, and
@@ -22,6 +22,7 @@
 #include "net/broker/state/broker_config.h"
 #include "net/broker/state/client_manager.h"
 #include "net/broker/state/consumer_offset_manager.h"
+#include "net/broker/state/rebalance_lock_manager.h"
 #include "net/broker/state/subscription_group_manager.h"
 #include "net/broker/state/topic_config_manager.h"
 #include "net/remoting/transport.h"
@@ -31,6 +32,7 @@ namespace stele::broker {
 
 class PullHoldService;
 class DelayService;
+class TransactionService;
 class MessageWriter;
 
 class BrokerController {
@@ -53,8 +55,10 @@ class BrokerController {
   ConsumerOffsetManager& offsets() { return *offsets_; }
   ConsumerManager& consumers() { return consumers_; }
   ProducerManager& producers() { return producers_; }
+  RebalanceLockManager& rebalance_locks() { return rebalance_locks_; }
   PullHoldService& pull_hold() { return *pull_hold_; }
   MessageWriter& writer() { return *writer_; }
+  TransactionService& transactions() { return *transactions_; }
   remoting::RemotingServer& server() { return *server_; }
 
   // Re-registers with every name server soon (after a topic change), without blocking.
@@ -80,9 +84,11 @@ class BrokerController {
   std::unique_ptr<ConsumerOffsetManager> offsets_;
   ConsumerManager consumers_;
   ProducerManager producers_;
+  RebalanceLockManager rebalance_locks_;
   std::unique_ptr<MessageWriter> writer_;
   std::unique_ptr<PullHoldService> pull_hold_;
   std::unique_ptr<DelayService> delay_;
+  std::unique_ptr<TransactionService> transactions_;
   std::unique_ptr<remoting::RemotingServer> server_;
   std::unique_ptr<remoting::RemotingClient> namesrv_client_;
 
@@ -103,5 +109,7 @@ void RegisterOffsetProcessor(BrokerController& b);
 void RegisterAdminProcessor(BrokerController& b);
 void RegisterQueryProcessor(BrokerController& b);
 void RegisterSendBackProcessor(BrokerController& b);
+void RegisterTransactionProcessor(BrokerController& b);
+void RegisterLockProcessor(BrokerController& b);
 
 }  // namespace stele::broker

@@ -73,6 +73,20 @@ absl::Status MessageWriter::Admit(int64_t n) {
 }
 
 void MessageWriter::Redirect(OutgoingMessage* m) const {
+  if ((m->sys_flag & sysflag::kTransactionMask) == sysflag::kTransactionPreparedType) {
+    if (auto uniq = m->properties.Get(kPropertyUniqKey); uniq && !uniq->empty()) {
+      m->properties.Set(kPropTransactionId, std::string(*uniq));
+    }
+    m->properties.Set(kPropRealTopic, m->topic);
+    m->properties.Set(kPropRealQueueId, fmt::format("{}", m->queue_id));
+    m->sys_flag &= ~sysflag::kTransactionMask;  // NOT_TYPE: the half gets a queue offset
+    m->topic = std::string(kTransHalfTopic);
+    m->queue_id = 0;
+    return;
+  }
+  // A half message put back for another check keeps the client's DELAY; parking it would deliver
+  // it to its real topic uncommitted.
+  if (m->topic == kTransHalfTopic) return;
   auto level_text = m->properties.Get(kPropDelayLevel);
   if (!level_text || !sysflag::AssignsQueueOffset(m->sys_flag) || delay_levels_ms_.empty()) {
     return;
@@ -105,7 +119,8 @@ Encoded Encode(const OutgoingMessage& m) {
                   .sys_flag = m.sys_flag,
                   .born_timestamp_ms = m.born_timestamp,
                   .born_host = m.born_host,
-                  .reconsume_times = m.reconsume_times};
+                  .reconsume_times = m.reconsume_times,
+                  .prepared_transaction_offset = m.prepared_transaction_offset};
   return e;
 }
 }  // namespace

@@ -1,6 +1,7 @@
 // MessageWriter: the one path by which the broker stores a message (client sends, send-back,
-// delay delivery). It bounds the work waiting for the disk, redirects delay-level messages to the
-// schedule topic, and appends without blocking the io thread.
+// delay delivery, transaction commits). It bounds the work waiting for the disk, redirects
+// delay-level messages to the schedule topic and prepared transaction messages to the half topic,
+// and appends without blocking the io thread.
 //
 // Back-pressure: at most maxInflightSends appends may be waiting for their acknowledgement (under
 // SYNC_FLUSH: for fdatasync). Past that a put fails at once with ResourceExhausted, whose message
@@ -52,6 +53,8 @@ inline constexpr std::string_view kPropMaxReconsumeTimes = "MAX_RECONSUME_TIMES"
 inline constexpr std::string_view kPropReconsumeTime = "RECONSUME_TIME";
 inline constexpr std::string_view kPropCluster = "CLUSTER";
 inline constexpr std::string_view kPropTransactionPrepared = "TRAN_MSG";
+inline constexpr std::string_view kPropTransactionId = "__transactionId__";
+inline constexpr std::string_view kPropProducerGroup = "PGROUP";
 
 // A message the broker is about to store; owns its bytes.
 struct OutgoingMessage {
@@ -64,6 +67,7 @@ struct OutgoingMessage {
   int64_t born_timestamp = 0;
   HostAddress born_host;
   int32_t reconsume_times = 0;
+  int64_t prepared_transaction_offset = 0;  // a committed transaction: its half's log offset
 
   // A stored record as a message to store again (delay delivery, send-back): same body, flags,
   // born time/host, reconsume count and properties, minus the record's __CRC32# (the store
@@ -79,9 +83,13 @@ class MessageWriter {
   MessageWriter(Store& store, int max_inflight, std::vector<int64_t> delay_levels_ms);
 
   // Stores `m` and calls `done` once (possibly before returning, possibly on an engine thread).
-  // A DELAY property > 0 on a non-transactional message sends it to SCHEDULE_TOPIC_XXXX queue
-  // level-1 (levels above the highest are clamped), keeping the real topic and queue in
-  // properties; the delay service moves it back when due.
+  // A prepared transaction message (sysFlag PREPARED) is stored as a half message instead: in
+  // RMQ_SYS_TRANS_HALF_TOPIC queue 0 with sysFlag NOT_TYPE, the real topic and queue in
+  // REAL_TOPIC / REAL_QID and UNIQ_KEY copied to __transactionId__ (parseHalfMessageInner); the
+  // transaction service and END_TRANSACTION take it from there.
+  // A DELAY property > 0 on a non-transactional message outside the half topic sends it to
+  // SCHEDULE_TOPIC_XXXX queue level-1 (levels above the highest are clamped), keeping the real
+  // topic and queue in properties; the delay service moves it back when due.
   void Put(OutgoingMessage m, PutCallback done);
   // Stores several messages of one topic queue; `done` gets one result per message, or the first
   // error (messages before it may have been stored, as with RocketMQ's batch).

@@ -1,6 +1,7 @@
 // SEND_MESSAGE (10), SEND_MESSAGE_V2 (310, short header names) and SEND_BATCH_MESSAGE (320).
 #include <random>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
 #include "common/bytes.h"
 #include "fmt/format.h"
@@ -151,10 +152,21 @@ void HandleSend(BrokerController& b, const ChannelPtr& ch, RemotingCommand req, 
                                     topic->topic_name, ch->remote_address()));
     return;
   }
-  if ((h.sys_flag & sysflag::kTransactionMask) == sysflag::kTransactionPreparedType &&
-      b.config().reject_transaction_message) {
+  // RocketMQ takes TRAN_MSG=true as the mark of a transaction's half (its clients also set the
+  // sysFlag bits); MessageWriter stores a prepared message in the half topic.
+  if (auto tran = FindProperty(h.properties, kPropTransactionPrepared);
+      tran && absl::EqualsIgnoreCase(absl::string_view(tran->data(), tran->size()), "true")) {
+    h.sys_flag = (h.sys_flag & ~sysflag::kTransactionMask) | sysflag::kTransactionPreparedType;
+  }
+  const bool prepared =
+      (h.sys_flag & sysflag::kTransactionMask) == sysflag::kTransactionPreparedType;
+  if (prepared && b.config().reject_transaction_message) {
     reply(kNoPermission, fmt::format("the broker[{}] sending transaction message is forbidden",
                                      b.config().broker_name));
+    return;
+  }
+  if (prepared && h.batch) {  // RocketMQ's CommitLog.asyncPutMessages refuses these too
+    reply(kMessageIllegal, "a batch cannot hold transaction messages");
     return;
   }
 
@@ -182,6 +194,10 @@ void HandleSend(BrokerController& b, const ChannelPtr& ch, RemotingCommand req, 
     m.body = std::move(body);
     m.properties = Properties::Parse(props);
     m.properties.Set(kPropCluster, b.config().broker_cluster_name);
+    // The check-back finds the producer by this group (Java clients set it, ali-ons does not).
+    if (prepared && !m.properties.Get(kPropProducerGroup)) {
+      m.properties.Set(kPropProducerGroup, h.producer_group);
+    }
     m.flag = flag;
     m.sys_flag = static_cast<int32_t>(h.sys_flag);
     m.born_timestamp = h.born_timestamp;

@@ -74,6 +74,10 @@ const std::vector<Field>& BrokerFields() {
       IntField("grpcServerPort", &BrokerConfig::grpc_server_port, 0, 65535),
       BoolField("enablePropertyFilter", &BrokerConfig::enable_property_filter),
       BoolField("rejectTransactionMessage", &BrokerConfig::reject_transaction_message),
+      IntField("transactionTimeOut", &BrokerConfig::transaction_timeout_ms, 0, kMaxInt),
+      IntField("transactionCheckMax", &BrokerConfig::transaction_check_max, 0, 1000000),
+      IntField("transactionCheckInterval", &BrokerConfig::transaction_check_interval_ms, 1,
+               kMaxInt),
       BoolField("updateConfigAllowed", &BrokerConfig::update_config_allowed),
       IntField("maxInflightSends", &BrokerConfig::max_inflight_sends, 1, 1000000),
   };

@@ -60,6 +60,12 @@ struct BrokerConfig {
   // maxInflightSends (Stele; sendThreadPoolQueueCapacity is accepted as an alias): sends accepted
   // but not yet answered; past it the broker answers SYSTEM_BUSY.
   int max_inflight_sends = 10000;
+  // Transactions (TransactionService): a half message with no END_TRANSACTION after
+  // transactionTimeOut ms (or its CHECK_IMMUNITY_TIME_IN_SECONDS) is checked back with its
+  // producer, at most transactionCheckMax times, one check pass every transactionCheckInterval ms.
+  int64_t transaction_timeout_ms = 6000;          // transactionTimeOut
+  int transaction_check_max = 15;                 // transactionCheckMax
+  int64_t transaction_check_interval_ms = 60000;  // transactionCheckInterval
 
   // The message store's options. storePathRootDir and storeHost are derived by Finalize().
   StoreOptions store;

@@ -1,6 +1,7 @@
 #include "net/broker/state/client_manager.h"
 
 #include <algorithm>
+#include <mutex>
 #include <set>
 #include <utility>
 
@@ -79,7 +80,7 @@ std::vector<std::string> ClientTable::Groups() const {
 absl::StatusOr<ConsumerManager::RegisterResult> ConsumerManager::Register(
     const ConsumerData& data, std::string_view client_id, uint64_t channel_id, int64_t now_ms) {
   RegisterResult r;
-  absl::MutexLock lock(&mu_);
+  std::lock_guard lock(mu_);
   STELE_ASSIGN_OR_RETURN(r.membership_changed,
                          members_.Upsert(data.group_name, client_id, channel_id, now_ms));
   GroupState& g = state_[data.group_name];
@@ -113,14 +114,14 @@ void ConsumerManager::ForgetEmptyGroups(const std::vector<std::string>& groups) 
 }
 
 bool ConsumerManager::Unregister(std::string_view group, std::string_view client_id) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard lock(mu_);
   if (!members_.Remove(group, client_id)) return false;
   ForgetEmptyGroups({std::string(group)});
   return true;
 }
 
 std::vector<std::string> ConsumerManager::DropChannel(uint64_t channel_id) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard lock(mu_);
   auto changed =
       members_.RemoveIf([&](const ClientChannel& c) { return c.channel_id == channel_id; });
   ForgetEmptyGroups(changed);
@@ -128,7 +129,7 @@ std::vector<std::string> ConsumerManager::DropChannel(uint64_t channel_id) {
 }
 
 std::vector<std::string> ConsumerManager::ScanExpired(int64_t now_ms, int64_t expiry_ms) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard lock(mu_);
   auto changed = members_.RemoveIf(
       [&](const ClientChannel& c) { return now_ms - c.last_heartbeat_ms > expiry_ms; });
   ForgetEmptyGroups(changed);
@@ -137,21 +138,21 @@ std::vector<std::string> ConsumerManager::ScanExpired(int64_t now_ms, int64_t ex
 
 std::vector<std::string> ConsumerManager::ConsumerIds(std::string_view group) const {
   std::vector<std::string> ids;
-  absl::ReaderMutexLock lock(&mu_);
+  std::shared_lock lock(mu_);
   for (const ClientChannel& c : members_.Clients(group)) ids.push_back(c.client_id);
   return ids;
 }
 
 std::vector<uint64_t> ConsumerManager::Channels(std::string_view group) const {
   std::vector<uint64_t> out;
-  absl::ReaderMutexLock lock(&mu_);
+  std::shared_lock lock(mu_);
   for (const ClientChannel& c : members_.Clients(group)) out.push_back(c.channel_id);
   return out;
 }
 
 std::optional<SubscriptionData> ConsumerManager::FindSubscription(std::string_view group,
                                                                   std::string_view topic) const {
-  absl::ReaderMutexLock lock(&mu_);
+  std::shared_lock lock(mu_);
   auto g = state_.find(group);
   if (g == state_.end()) return std::nullopt;
   auto s = g->second.subscriptions.find(std::string(topic));
@@ -160,7 +161,7 @@ std::optional<SubscriptionData> ConsumerManager::FindSubscription(std::string_vi
 }
 
 std::optional<ConsumerManager::GroupInfo> ConsumerManager::FindGroup(std::string_view group) const {
-  absl::ReaderMutexLock lock(&mu_);
+  std::shared_lock lock(mu_);
   auto g = state_.find(group);
   if (g == state_.end()) return std::nullopt;
   return GroupInfo{g->second.consume_type, g->second.message_model, g->second.consume_from_where,
@@ -168,13 +169,13 @@ std::optional<ConsumerManager::GroupInfo> ConsumerManager::FindGroup(std::string
 }
 
 std::vector<std::string> ConsumerManager::Groups() const {
-  absl::ReaderMutexLock lock(&mu_);
+  std::shared_lock lock(mu_);
   return members_.Groups();
 }
 
 std::vector<std::string> ConsumerManager::GroupsOfTopic(std::string_view topic) const {
   std::vector<std::string> out;
-  absl::ReaderMutexLock lock(&mu_);
+  std::shared_lock lock(mu_);
   for (const auto& [name, g] : state_) {
     if (g.subscriptions.contains(std::string(topic))) out.push_back(name);
   }
@@ -185,28 +186,28 @@ std::vector<std::string> ConsumerManager::GroupsOfTopic(std::string_view topic) 
 
 absl::StatusOr<bool> ProducerManager::Register(std::string_view group, std::string_view client_id,
                                                uint64_t channel_id, int64_t now_ms) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard lock(mu_);
   return members_.Upsert(group, client_id, channel_id, now_ms);
 }
 
 bool ProducerManager::Unregister(std::string_view group, std::string_view client_id) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard lock(mu_);
   return members_.Remove(group, client_id);
 }
 
 std::vector<std::string> ProducerManager::DropChannel(uint64_t channel_id) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard lock(mu_);
   return members_.RemoveIf([&](const ClientChannel& c) { return c.channel_id == channel_id; });
 }
 
 std::vector<std::string> ProducerManager::ScanExpired(int64_t now_ms, int64_t expiry_ms) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard lock(mu_);
   return members_.RemoveIf(
       [&](const ClientChannel& c) { return now_ms - c.last_heartbeat_ms > expiry_ms; });
 }
 
 std::optional<uint64_t> ProducerManager::FindChannelOfGroup(std::string_view group) const {
-  absl::ReaderMutexLock lock(&mu_);
+  std::shared_lock lock(mu_);
   auto clients = members_.Clients(group);
   if (clients.empty()) return std::nullopt;
   auto newest = std::max_element(clients.begin(), clients.end(), [](const auto& a, const auto& b) {
@@ -216,12 +217,12 @@ std::optional<uint64_t> ProducerManager::FindChannelOfGroup(std::string_view gro
 }
 
 std::vector<ClientChannel> ProducerManager::Clients(std::string_view group) const {
-  absl::ReaderMutexLock lock(&mu_);
+  std::shared_lock lock(mu_);
   return members_.Clients(group);
 }
 
 std::vector<std::string> ProducerManager::Groups() const {
-  absl::ReaderMutexLock lock(&mu_);
+  std::shared_lock lock(mu_);
   return members_.Groups();
 }
 

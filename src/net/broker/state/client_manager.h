@@ -18,13 +18,12 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "net/broker/state/heartbeat.h"
 
 namespace stele::broker {
@@ -105,11 +104,12 @@ class ConsumerManager {
     std::string consume_from_where;
     std::map<std::string, SubscriptionData> subscriptions;
   };
-  void ForgetEmptyGroups(const std::vector<std::string>& groups) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Caller holds mu_ exclusively.
+  void ForgetEmptyGroups(const std::vector<std::string>& groups);
 
-  mutable absl::Mutex mu_;
-  ClientTable members_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, GroupState, std::less<>> state_ ABSL_GUARDED_BY(mu_);
+  mutable std::shared_mutex mu_;
+  ClientTable members_;                                   // guarded by mu_
+  std::map<std::string, GroupState, std::less<>> state_;  // guarded by mu_
 };
 
 class ProducerManager {
@@ -126,8 +126,8 @@ class ProducerManager {
   std::vector<std::string> Groups() const;
 
  private:
-  mutable absl::Mutex mu_;
-  ClientTable members_ ABSL_GUARDED_BY(mu_);
+  mutable std::shared_mutex mu_;
+  ClientTable members_;  // guarded by mu_
 };
 
 }  // namespace stele::broker

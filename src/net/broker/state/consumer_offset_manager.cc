@@ -38,7 +38,7 @@ ConsumerOffsetManager::ConsumerOffsetManager(const BrokerConfig& config,
       file_(std::move(fs), path_) {}
 
 absl::Status ConsumerOffsetManager::Load() {
-  absl::MutexLock persist(&persist_mu_);
+  std::lock_guard persist(persist_mu_);
   Table loaded;
   absl::Status s = file_.Load([&](const json& doc) -> absl::Status {
     loaded.clear();
@@ -75,7 +75,7 @@ absl::Status ConsumerOffsetManager::Load() {
     return absl::OkStatus();
   });
   if (!s.ok() && !absl::IsNotFound(s)) return s;
-  absl::MutexLock lock(&mu_);
+  std::lock_guard lock(mu_);
   table_ = std::move(loaded);
   ++version_;
   // After a fallback to the backup, the next Persist rewrites the damaged main file.
@@ -84,11 +84,11 @@ absl::Status ConsumerOffsetManager::Load() {
 }
 
 absl::Status ConsumerOffsetManager::Persist() {
-  absl::MutexLock persist(&persist_mu_);
+  std::lock_guard persist(persist_mu_);
   json doc;
   uint64_t version = 0;
   {
-    absl::ReaderMutexLock lock(&mu_);
+    std::shared_lock lock(mu_);
     if (version_ == persisted_version_) return absl::OkStatus();
     version = version_;
     json table = json::object();
@@ -113,7 +113,7 @@ absl::Status ConsumerOffsetManager::Commit(std::string_view group, std::string_v
   }
   if (offset < 0) return absl::OkStatus();
   std::string key = Key(topic, group);
-  absl::MutexLock lock(&mu_);
+  std::lock_guard lock(mu_);
   QueueOffsets& queues = table_[key];
   auto [it, inserted] = queues.try_emplace(queue_id, offset);
   if (!inserted) {
@@ -127,7 +127,7 @@ absl::Status ConsumerOffsetManager::Commit(std::string_view group, std::string_v
 std::optional<int64_t> ConsumerOffsetManager::Query(std::string_view group, std::string_view topic,
                                                     int32_t queue_id) const {
   std::string key = Key(topic, group);
-  absl::ReaderMutexLock lock(&mu_);
+  std::shared_lock lock(mu_);
   auto it = table_.find(key);
   if (it == table_.end()) return std::nullopt;
   auto q = it->second.find(queue_id);
@@ -138,7 +138,7 @@ std::optional<int64_t> ConsumerOffsetManager::Query(std::string_view group, std:
 ConsumerOffsetManager::QueueOffsets ConsumerOffsetManager::QueryTopic(
     std::string_view group, std::string_view topic) const {
   std::string key = Key(topic, group);
-  absl::ReaderMutexLock lock(&mu_);
+  std::shared_lock lock(mu_);
   auto it = table_.find(key);
   return it == table_.end() ? QueueOffsets{} : it->second;
 }
@@ -146,7 +146,7 @@ ConsumerOffsetManager::QueueOffsets ConsumerOffsetManager::QueryTopic(
 std::map<std::string, ConsumerOffsetManager::QueueOffsets> ConsumerOffsetManager::QueryAll(
     std::string_view group) const {
   std::map<std::string, QueueOffsets> out;
-  absl::ReaderMutexLock lock(&mu_);
+  std::shared_lock lock(mu_);
   for (const auto& [key, queues] : table_) {
     std::string_view t, g;
     if (SplitKey(key, &t, &g) && g == group) out.emplace(std::string(t), queues);
@@ -156,7 +156,7 @@ std::map<std::string, ConsumerOffsetManager::QueueOffsets> ConsumerOffsetManager
 
 std::vector<std::string> ConsumerOffsetManager::GroupsOfTopic(std::string_view topic) const {
   std::vector<std::string> out;
-  absl::ReaderMutexLock lock(&mu_);
+  std::shared_lock lock(mu_);
   for (const auto& [key, queues] : table_) {
     std::string_view t, g;
     if (SplitKey(key, &t, &g) && t == topic) out.emplace_back(g);
@@ -166,7 +166,7 @@ std::vector<std::string> ConsumerOffsetManager::GroupsOfTopic(std::string_view t
 }
 
 bool ConsumerOffsetManager::RemoveGroup(std::string_view group) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard lock(mu_);
   size_t removed = std::erase_if(table_, [&](const auto& kv) {
     std::string_view t, g;
     return SplitKey(kv.first, &t, &g) && g == group;
@@ -176,7 +176,7 @@ bool ConsumerOffsetManager::RemoveGroup(std::string_view group) {
 }
 
 bool ConsumerOffsetManager::RemoveTopic(std::string_view topic) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard lock(mu_);
   size_t removed = std::erase_if(table_, [&](const auto& kv) {
     std::string_view t, g;
     return SplitKey(kv.first, &t, &g) && t == topic;

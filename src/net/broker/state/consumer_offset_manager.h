@@ -17,14 +17,14 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
 #include "net/broker/state/broker_config.h"
 #include "net/broker/state/json_file.h"
 
@@ -72,12 +72,12 @@ class ConsumerOffsetManager {
 
   const std::string path_;
   // Lock order: persist_mu_, then mu_.
-  absl::Mutex persist_mu_;
-  JsonFile file_ ABSL_GUARDED_BY(persist_mu_);
-  uint64_t persisted_version_ ABSL_GUARDED_BY(persist_mu_) = 0;
-  mutable absl::Mutex mu_ ABSL_ACQUIRED_AFTER(persist_mu_);
-  Table table_ ABSL_GUARDED_BY(mu_);
-  uint64_t version_ ABSL_GUARDED_BY(mu_) = 0;  // bumped by every change to table_
+  std::mutex persist_mu_;
+  JsonFile file_;                   // guarded by persist_mu_
+  uint64_t persisted_version_ = 0;  // guarded by persist_mu_
+  mutable std::shared_mutex mu_;
+  Table table_;           // guarded by mu_
+  uint64_t version_ = 0;  // guarded by mu_; bumped by every change to table_
 };
 
 }  // namespace stele::broker

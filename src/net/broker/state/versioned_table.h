@@ -18,17 +18,17 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <utility>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "common/logging.h"
 #include "common/status.h"
 #include "net/broker/state/data_version.h"
@@ -59,9 +59,9 @@ class VersionedTable {
   // Replaces the table with `defaults`, then overlays the file (its entries win). A missing file
   // leaves the defaults; an unusable one is an error (JsonFile::Load).
   absl::Status Load(std::map<std::string, T> defaults) {
-    absl::MutexLock persist(&persist_mu_);
+    std::lock_guard persist(persist_mu_);
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard lock(mu_);
       table_.clear();
       for (auto& [k, v] : defaults) table_[k] = std::make_shared<const T>(std::move(v));
       data_version_ = DataVersion{};
@@ -72,28 +72,28 @@ class VersionedTable {
   }
 
   absl::Status Persist() {
-    absl::MutexLock persist(&persist_mu_);
+    std::lock_guard persist(persist_mu_);
     return PersistLocked();
   }
 
   std::shared_ptr<const T> Find(std::string_view key) const {
-    absl::ReaderMutexLock lock(&mu_);
+    std::shared_lock lock(mu_);
     auto it = table_.find(key);
     return it == table_.end() ? nullptr : it->second;
   }
 
   // The entries and the version, consistent with each other.
   std::pair<Map, DataVersion> Snapshot() const {
-    absl::ReaderMutexLock lock(&mu_);
+    std::shared_lock lock(mu_);
     return {table_, data_version_};
   }
   DataVersion data_version() const {
-    absl::ReaderMutexLock lock(&mu_);
+    std::shared_lock lock(mu_);
     return data_version_;
   }
 
   absl::Status Put(const std::string& key, T value) {
-    absl::MutexLock persist(&persist_mu_);
+    std::lock_guard persist(persist_mu_);
     return Apply(key, std::make_shared<const T>(std::move(value)));
   }
   // Returns the existing entry, or stores and returns `value`. `created` (optional) tells which.
@@ -101,7 +101,7 @@ class VersionedTable {
                                                        bool* created = nullptr) {
     if (created != nullptr) *created = false;
     if (auto cur = Find(key)) return cur;
-    absl::MutexLock persist(&persist_mu_);
+    std::lock_guard persist(persist_mu_);
     if (auto cur = Find(key)) return cur;  // added while we waited
     auto next = std::make_shared<const T>(std::move(value));
     STELE_RETURN_IF_ERROR(Apply(key, next));
@@ -110,7 +110,7 @@ class VersionedTable {
   }
   // NotFound if absent.
   absl::Status Erase(std::string_view key) {
-    absl::MutexLock persist(&persist_mu_);
+    std::lock_guard persist(persist_mu_);
     if (Find(key) == nullptr) {
       return absl::NotFoundError(fmt::format("{} does not exist", ShortForMessage(key)));
     }
@@ -118,7 +118,8 @@ class VersionedTable {
   }
 
  private:
-  absl::Status Decode(const nlohmann::json& doc) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  // Caller holds persist_mu_ (Load).
+  absl::Status Decode(const nlohmann::json& doc) {
     STELE_RETURN_IF_ERROR(RequireObject(doc, path_));
     Map loaded;
     DataVersion version;
@@ -137,17 +138,18 @@ class VersionedTable {
     if (auto it = doc.find("dataVersion"); it != doc.end() && !it->is_null()) {
       STELE_ASSIGN_OR_RETURN(version, DataVersion::FromJson(*it));
     }
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     for (auto& [k, v] : loaded) table_[k] = std::move(v);
     data_version_ = version;
     extra_ = UnknownFields(doc, {table_field_, "dataVersion"});
     return absl::OkStatus();
   }
 
-  absl::Status PersistLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(persist_mu_) {
+  // Caller holds persist_mu_.
+  absl::Status PersistLocked() {
     nlohmann::json doc;
     {
-      absl::ReaderMutexLock lock(&mu_);
+      std::shared_lock lock(mu_);
       doc = extra_;
       nlohmann::json table = nlohmann::json::object();
       for (const auto& [k, v] : table_) table[k] = v->ToJson();
@@ -158,12 +160,12 @@ class VersionedTable {
   }
 
   // Sets (null: erases) one entry, bumps the version, persists; undoes both if that fails.
-  absl::Status Apply(const std::string& key, std::shared_ptr<const T> next)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(persist_mu_) {
+  // Caller holds persist_mu_.
+  absl::Status Apply(const std::string& key, std::shared_ptr<const T> next) {
     std::shared_ptr<const T> prev;
     DataVersion prev_version;
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard lock(mu_);
       if (auto it = table_.find(key); it != table_.end()) prev = it->second;
       prev_version = data_version_;
       if (next != nullptr) {
@@ -175,7 +177,7 @@ class VersionedTable {
     }
     absl::Status s = PersistLocked();
     if (!s.ok()) {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard lock(mu_);
       if (prev != nullptr) {
         table_[key] = std::move(prev);
       } else {
@@ -190,12 +192,12 @@ class VersionedTable {
   const std::string table_field_;
   const EntryCheck check_;
   // Lock order: persist_mu_, then mu_.
-  absl::Mutex persist_mu_;
-  JsonFile file_ ABSL_GUARDED_BY(persist_mu_);
-  mutable absl::Mutex mu_ ABSL_ACQUIRED_AFTER(persist_mu_);
-  Map table_ ABSL_GUARDED_BY(mu_);
-  DataVersion data_version_ ABSL_GUARDED_BY(mu_);
-  nlohmann::json extra_ ABSL_GUARDED_BY(mu_) = nlohmann::json::object();
+  std::mutex persist_mu_;
+  JsonFile file_;  // guarded by persist_mu_
+  mutable std::shared_mutex mu_;
+  Map table_;                                        // guarded by mu_
+  DataVersion data_version_;                         // guarded by mu_
+  nlohmann::json extra_ = nlohmann::json::object();  // guarded by mu_
 };
 
 }  // namespace stele::broker

@@ -1,0 +1,110 @@
+// END_TRANSACTION (37): a producer (or its answer to CHECK_TRANSACTION_STATE) ends a transaction.
+// Commit stores the half message in its real topic and queue, then writes an op record; rollback
+// writes the op record only (see transaction_service.h). RocketMQ's EndTransactionProcessor.
+// Java clients send it oneway; a request that wants a reply gets one once the records are stored.
+#include "common/logging.h"
+#include "fmt/format.h"
+#include "net/broker/broker_controller.h"
+#include "net/broker/message_writer.h"
+#include "net/broker/processor_util.h"
+#include "net/broker/state/names.h"
+#include "net/broker/transaction_service.h"
+
+namespace stele::broker {
+namespace {
+
+using namespace remoting::response;
+
+struct EndTransactionHeader {
+  std::string producer_group;
+  int64_t tran_state_table_offset = 0;  // the half's queue offset
+  int64_t commit_log_offset = 0;        // the half's commit-log offset
+  int64_t commit_or_rollback = 0;
+  bool from_transaction_check = false;
+};
+
+absl::StatusOr<EndTransactionHeader> ParseHeader(const RemotingCommand& req) {
+  EndTransactionHeader h;
+  STELE_ASSIGN_OR_RETURN(h.producer_group, req.RequireString("producerGroup"));
+  STELE_ASSIGN_OR_RETURN(h.tran_state_table_offset, req.RequireInt("tranStateTableOffset"));
+  STELE_ASSIGN_OR_RETURN(h.commit_log_offset, req.RequireInt("commitLogOffset"));
+  STELE_ASSIGN_OR_RETURN(h.commit_or_rollback, req.RequireInt("commitOrRollback"));
+  STELE_ASSIGN_OR_RETURN(h.from_transaction_check, req.BoolOr("fromTransactionCheck", false));
+  return h;
+}
+
+// Writes the op record for `half`, then replies `code` (or the op's failure).
+void PutOp(BrokerController& b, const MessageView& half, int32_t code, const Reply& reply) {
+  auto host = HostAddress::Parse(b.broker_addr());
+  b.writer().Put(OpMessage(half, host.ok() ? *host : HostAddress{}),
+                 [reply, code, offset = half.queue_offset](absl::StatusOr<AppendResult> r) {
+                   if (r.ok()) {
+                     reply(code);
+                     return;
+                   }
+                   // A commit was stored all the same; the half will be checked again.
+                   log::Warn("transactions: writing the op record for half {} failed: {}", offset,
+                             StatusMessage(r.status()));
+                   reply(PutFailureCode(r.status()), std::string(r.status().message()));
+                 });
+}
+
+void HandleEndTransaction(BrokerController& b, const ChannelPtr& ch, RemotingCommand req,
+                          Reply reply) {
+  STELE_FIELD_OR_REPLY(const EndTransactionHeader h, ParseHeader(req), reply);
+  if (b.config().broker_id != 0) {
+    reply(kSlaveNotAvailable, "Message store is slave mode, so end transaction is forbidden.");
+    return;
+  }
+  if (h.from_transaction_check) {
+    log::Debug("transactions: check answer {} for half {} from {}", h.commit_or_rollback,
+               h.tran_state_table_offset, ch->remote_address());
+  }
+  if (h.commit_or_rollback == sysflag::kTransactionNotType) {
+    reply(kSuccess);  // the producer does not know yet; the half waits for its check
+    return;
+  }
+  const bool commit = h.commit_or_rollback == sysflag::kTransactionCommitType;
+  if (!commit && h.commit_or_rollback != sysflag::kTransactionRollbackType) {
+    reply(kSystemError, fmt::format("commitOrRollback {} is not 0, 8 or 12", h.commit_or_rollback));
+    return;
+  }
+  auto rec = b.store().Read(h.commit_log_offset);
+  if (!rec.ok() || rec->offset != h.commit_log_offset || rec->msg.topic != kTransHalfTopic) {
+    reply(kSystemError, "Find prepared transaction message failed");
+    return;
+  }
+  const MessageView& half = rec->msg;
+  // RocketMQ's checkPrepareMessage.
+  if (auto g = half.Property(kPropProducerGroup); g && *g != h.producer_group) {
+    reply(kSystemError, "The producer group wrong");
+    return;
+  }
+  if (half.queue_offset != h.tran_state_table_offset) {
+    reply(kSystemError, "The transaction state table offset wrong");
+    return;
+  }
+  if (!commit) {
+    PutOp(b, half, kSuccess, reply);
+    return;
+  }
+  auto msg = CommittedMessage(half);
+  if (ReplyIfError(msg.status(), reply)) return;
+  // `rec` pins the half's bytes until the op record is written.
+  b.writer().Put(*std::move(msg), [&b, rec = *rec, reply](absl::StatusOr<AppendResult> r) {
+    if (!r.ok()) {
+      reply(PutFailureCode(r.status()), std::string(r.status().message()));
+      return;
+    }
+    // FLUSH_DISK_TIMEOUT is stored too: RocketMQ answers SUCCESS and writes the op record.
+    PutOp(b, rec.msg, kSuccess, reply);
+  });
+}
+
+}  // namespace
+
+void RegisterTransactionProcessor(BrokerController& b) {
+  b.server().Register(remoting::request::kEndTransaction, Bind(b, HandleEndTransaction));
+}
+
+}  // namespace stele::broker
