@@ -8,6 +8,7 @@
 //   stele_e2e_bench --mode=embedded --store=DIR [--config=broker.conf] [--consume] (same load
 //                   flags; the store options are the broker's, read from the same broker.conf)
 //   stele_e2e_bench --mode=consume  --broker=... [--threads=N] [--pull-batch=32]
+//   stele_e2e_bench --mode=broker|rate|consume --client=stele --namesrv=HOST:PORT ...
 //   stele_e2e_bench --mode=ready    --broker=... --since-epoch=$EPOCHREALTIME [--timeout=10]
 //
 // Load shape: --threads=N is RocketMQ's benchmark Producer (N threads, each a synchronous send
@@ -20,8 +21,15 @@
 //
 // --client=raw (default) sends through a lean wire client that pre-encodes frames (raw_client.h):
 // it leaves the two CPUs to the broker. --client=remoting uses the project's RemotingClient.
+// --client=stele uses the C++ client library (client_load.h) and finds the broker through the
+// name server --namesrv (required): each producer worker is a stele::client::Producer (--threads:
+// synchronous Send; --inflight/--connections: SendAsync, W/K in flight per producer), queues
+// chosen by the producer's round robin; --mode=consume is one PushConsumer (clustering, from the
+// first offset, a new group) counting messages until the topic's backlog is read or --seconds
+// pass (--threads sets its consume threads; default: the client's).
 // --serialize=json (default, what Java clients send) or rocketmq (binary headers).
-// --broker-pid=PID adds the broker's CPU time per message and its RSS to the result.
+// --broker-pid=PID adds the broker's CPU time per message and its RSS to the result, and
+// cpu_ratio_vs_peer: this process's CPU per message over the broker's.
 //
 // Mode ready: polls --broker until it accepts a connection, then sends one message and waits for
 // the answer; reports both instants in ms since --since-epoch (seconds since the Unix epoch, as
@@ -38,9 +46,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "client_load.h"
 #include "common/status.h"
 #include "e2e_common.h"
 #include "fmt/format.h"
@@ -61,7 +72,8 @@ constexpr const char* kUsage =
     "  --broker=HOST:PORT  (127.0.0.1:10911)   --broker-pid=PID\n"
     "  --topic=NAME (E2EBenchTopic) --queues=8 --size=1024 --seconds=5 --warmup=1\n"
     "  --threads=N (8) | --inflight=W --connections=K      --rate=MSGS_PER_S (0 = max)\n"
-    "  --client=raw|remoting --serialize=json|rocketmq --pull-batch=32\n"
+    "  --client=raw|remoting|stele --namesrv=HOST:PORT (stele) --serialize=json|rocketmq\n"
+    "  --pull-batch=32\n"
     "  embedded: --store=DIR --config=broker.conf --consume --keep\n"
     "  ready: --since-epoch=SECONDS --timeout=10\n"
     "See the top of bench/e2e/e2e_bench.cc.\n";
@@ -100,9 +112,10 @@ struct Flags {
 
 Flags ParseFlags(int argc, char** argv) {
   static const char* const kKnown[] = {
-      "mode",       "broker",  "broker-pid", "topic",       "queues", "size",        "seconds",
-      "warmup",     "threads", "inflight",   "connections", "rate",   "client",      "serialize",
-      "pull-batch", "store",   "config",     "consume",     "keep",   "since-epoch", "timeout"};
+      "mode",    "broker",      "broker-pid", "topic",    "queues",      "size",
+      "seconds", "warmup",      "threads",    "inflight", "connections", "rate",
+      "client",  "serialize",   "pull-batch", "store",    "config",      "consume",
+      "keep",    "since-epoch", "timeout",    "namesrv"};
   Flags f;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -126,6 +139,7 @@ Flags ParseFlags(int argc, char** argv) {
 LoadParams LoadFromFlags(const Flags& f, const std::string& body) {
   LoadParams p;
   p.broker = f.Str("broker", "127.0.0.1:10911");
+  p.namesrv = f.Str("namesrv", "");
   p.topic = f.Str("topic", "E2EBenchTopic");
   p.queues = f.Int("queues", 8, 1);
   p.body = body;
@@ -156,9 +170,14 @@ Window MakeWindow(double warmup_s, double seconds) {
   return w;
 }
 
+// The stele client always sends JSON headers, whatever --serialize says.
+std::string SerializeName(const LoadParams& p, const std::string& client) {
+  return client == "stele" || p.type == remoting::SerializeType::kJson ? "json" : "rocketmq";
+}
+
 Fields LoadFields(const LoadParams& p, const std::string& client) {
   return {{"client", client},
-          {"serialize", p.type == remoting::SerializeType::kJson ? "json" : "rocketmq"},
+          {"serialize", SerializeName(p, client)},
           {"size", std::to_string(p.body.size())},
           {"conns", std::to_string(p.workers)},
           {"window", std::to_string(p.window)},
@@ -282,6 +301,18 @@ int RunEmbedded(const Flags& f, LoadParams p, double warmup, double seconds) {
   return 0;
 }
 
+// --mode=consume --client=stele: see client_load.h.
+int RunClientConsume(const Flags& f, const LoadParams& p, double seconds, pid_t peer) {
+  const int threads = f.Has("threads") ? p.workers : 0;
+  auto run = ClientConsume(p, seconds, threads, peer);
+  if (!run.ok()) Die(fmt::format("--client=stele consume: {}", run.status().ToString()));
+  const Fields params{{"client", "stele"},
+                      {"serialize", SerializeName(p, "stele")},
+                      {"size", std::to_string(p.body.size())}};
+  Report("consume", params, std::move(run->tally), run->win, run->cpu, peer, run->extra);
+  return 0;
+}
+
 // Mode ready: see the top of the file.
 int RunReady(const Flags& f, const LoadParams& p) {
   if (!f.Has("since-epoch")) BadFlags("--mode=ready needs --since-epoch=SECONDS");
@@ -343,11 +374,20 @@ int Main(int argc, char** argv) {
   const double seconds = f.Dbl("seconds", 5, 0.1);
   const pid_t peer = static_cast<pid_t>(f.Int("broker-pid", 0, 0));
   const std::string client = f.Str("client", "raw");
-  if (client != "raw" && client != "remoting") BadFlags("--client must be raw or remoting");
+  if (client != "raw" && client != "remoting" && client != "stele") {
+    BadFlags("--client must be raw, remoting or stele");
+  }
+  const bool stele = client == "stele" && (mode == "broker" || mode == "rate" || mode == "consume");
+  if (stele && p.namesrv.empty()) {
+    BadFlags(
+        "--client=stele needs --namesrv=HOST:PORT (the name server the broker registers with)");
+  }
 
   if (mode == "ready") return RunReady(f, p);
   if (mode == "embedded") return RunEmbedded(f, p, warmup, seconds);
   if (mode == "consume") {
+    if (client == "remoting") BadFlags("--mode=consume takes --client=raw or stele");
+    if (stele) return RunClientConsume(f, p, seconds, peer);
     p.win = MakeWindow(0, seconds);
     RunConsumers("consume", p, peer, LoadFields(p, "raw"),
                  [&](const std::vector<int>& qs, Tally* out) { RawPullWorker(p, qs, out); });
@@ -355,16 +395,32 @@ int Main(int argc, char** argv) {
   }
   if (mode == "rate" && p.rate <= 0) BadFlags("--mode=rate needs --rate=MSGS_PER_S");
   if (mode != "broker" && mode != "rate") BadFlags("--mode is required");
+  std::vector<std::unique_ptr<client::Producer>> producers;
+  Fields extra;
+  if (stele) {
+    int route_queues = 0;
+    auto started = StartProducers(p, &route_queues);
+    if (!started.ok()) Die(fmt::format("--client=stele: {}", started.status().ToString()));
+    producers = *std::move(started);
+    if (route_queues != p.queues) {
+      std::fprintf(stderr, "stele_e2e_bench: the name server routes %d queues of %s, not %d\n",
+                   route_queues, p.topic.c_str(), p.queues);
+    }
+    extra.emplace_back("route_queues", std::to_string(route_queues));
+  }
   p.win = MakeWindow(warmup, seconds);
   CpuUse cpu;
   Tally t = RunWorkers(p, peer, &cpu, [&](int i, Tally* out) {
     if (client == "raw") {
       RawSendWorker(p, i, out);
-    } else {
+    } else if (client == "remoting") {
       RemotingSendWorker(p, i, out);
+    } else {
+      ClientSendWorker(p, *producers[static_cast<size_t>(i)], i, out);
     }
   });
-  Report(mode, LoadFields(p, client), std::move(t), p.win, cpu, peer);
+  Report(mode, LoadFields(p, client), std::move(t), p.win, cpu, peer, extra);
+  for (auto& producer : producers) producer->Shutdown();
   return 0;
 }
 

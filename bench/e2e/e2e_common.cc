@@ -203,9 +203,15 @@ void Report(const std::string& mode, const Fields& params, Tally t, const Window
   const double per = t.ok > 0 ? 1e6 / static_cast<double>(t.ok) : 0;
   f.emplace_back("cpu_s", Num(cpu.self_s, 2));
   f.emplace_back("cpu_us_per_msg", Num(cpu.self_s * per, 2));
+  // This process's CPU per message over the broker's (same messages, same window: the ratio of
+  // the CPU seconds). For a load generator that is a client, what the client costs per message
+  // relative to the broker that serves it.
+  std::string cpu_ratio;
   if (cpu.peer_s >= 0) {
     f.emplace_back("peer_cpu_s", Num(cpu.peer_s, 2));
     f.emplace_back("peer_cpu_us_per_msg", Num(cpu.peer_s * per, 2));
+    cpu_ratio = cpu.peer_s > 0 ? Num(cpu.self_s / cpu.peer_s, 3) : "?";
+    f.emplace_back("cpu_ratio_vs_peer", cpu_ratio);
   }
   if (peer > 0) {
     f.emplace_back("peer_rss_kb", std::to_string(ProcessStatusKb(peer, "VmRSS")));
@@ -213,13 +219,17 @@ void Report(const std::string& mode, const Fields& params, Tally t, const Window
   }
   f.insert(f.end(), extra.begin(), extra.end());
 
-  std::fprintf(stderr,
-               "%s: %llu msgs in %.2f s = %.0f msg/s, %.1f MB/s payload; latency us p50 %.1f "
-               "p99 %.1f p999 %.1f max %.1f; failures %llu%s%s\n",
-               mode.c_str(), static_cast<unsigned long long>(t.ok), secs, tps, mbps,
-               Percentile(t.lat_us, 0.5), Percentile(t.lat_us, 0.99), Percentile(t.lat_us, 0.999),
-               t.lat_us.empty() ? 0.0 : t.lat_us.back(), static_cast<unsigned long long>(fails),
-               codes.empty() ? "" : " ", codes.c_str());
+  std::fprintf(
+      stderr,
+      "%s: %llu msgs in %.2f s = %.0f msg/s, %.1f MB/s payload; latency us p50 %.1f "
+      "p99 %.1f p999 %.1f max %.1f; failures %llu%s%s; CPU us/msg %.2f%s\n",
+      mode.c_str(), static_cast<unsigned long long>(t.ok), secs, tps, mbps,
+      Percentile(t.lat_us, 0.5), Percentile(t.lat_us, 0.99), Percentile(t.lat_us, 0.999),
+      t.lat_us.empty() ? 0.0 : t.lat_us.back(), static_cast<unsigned long long>(fails),
+      codes.empty() ? "" : " ", codes.c_str(), cpu.self_s * per,
+      cpu_ratio.empty()
+          ? ""
+          : fmt::format(", broker {:.2f} (ratio {})", cpu.peer_s * per, cpu_ratio).c_str());
   std::string line = "RESULT";
   for (const auto& [k, v] : f) line += fmt::format(" {}={}", k, v);
   std::printf("%s\n", line.c_str());

@@ -90,7 +90,10 @@ std::string Num(double v, int decimals = 0);
 
 // Prints the summary of a finished run (stderr) and its RESULT line (stdout):
 //   RESULT mode=... <params> msgs= tps= mbps= [rec_bytes=] p50_us= p90_us= p99_us= p999_us=
-//   max_us= [sched_p50_us= sched_p99_us=] fails= [fail_codes=] cpu_us_per_msg= [peer_...] <extra>
+//   max_us= [sched_p50_us= sched_p99_us=] fails= [fail_codes=] cpu_s= cpu_us_per_msg=
+//   [peer_cpu_s= peer_cpu_us_per_msg= cpu_ratio_vs_peer=] [peer_rss_kb= peer_hwm_kb=] <extra>
+// cpu_ratio_vs_peer = cpu_us_per_msg / peer_cpu_us_per_msg (this process's CPU per message over
+// the broker's), present whenever the peer's CPU could be read.
 // `params` describe the load; `extra` are mode-specific figures appended at the end.
 void Report(const std::string& mode, const Fields& params, Tally t, const Window& w,
             const CpuUse& cpu, pid_t peer, const Fields& extra = {});

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # End-to-end comparison: mqbroker over loopback against the same load through the embedded
-# stele::Store API, in one run, on one file system; prints a markdown table of the ratios and
-# the targets (also written to DIR/results.md; every RESULT line in DIR/raw/).
+# stele::Store API, in one run, on one file system; and the project's C++ client library
+# (stele::client Producer / PushConsumer, through mqnamesrv) against the raw wire client on the
+# same broker. Prints markdown tables of the ratios and the targets (also written to
+# DIR/results.md; every RESULT line in DIR/raw/).
 #
 # usage: bench/e2e/e2e_compare.sh BUILD_DIR [DIR]
-#   BUILD_DIR  a build tree holding mqbroker and stele_e2e_bench (searched below it); this script
-#              builds nothing
+#   BUILD_DIR  a build tree holding mqbroker, mqnamesrv and stele_e2e_bench (searched below it);
+#              this script builds nothing
 #   DIR        scratch directory (default ./stele-bench-data/e2e); stores are created and removed
 #              below it. Needs ~6 GiB free.
 # Environment (defaults in brackets):
@@ -18,15 +20,20 @@
 #   E2E_SYNC [1] run the SYNC_FLUSH pair      E2E_STARTS [3] cold starts timed
 #   E2E_CLIENT [raw] raw | remoting (load generator, see stele_e2e_bench --help)
 #   E2E_REMOTING_ROW [1] also run the sync-sender case through the project's RemotingClient
+#   E2E_CLIENT_ROWS [1] also run both producer shapes and the consumer through the C++ client
+#              (needs mqnamesrv: started on a free port, the load broker registers with it)
 #   E2E_SERIALIZE [json] json | rocketmq
 #
 # Order: the SYNC_FLUSH pair runs first (fdatasync latency on the project VM degrades for a while
 # after multi-GiB write bursts, ../shared/ref/perf.md), then start-up and idle memory, then the
-# ASYNC_FLUSH cases, each broker case right after its embedded twin. The broker and the
-# embedded store live in sibling directories; the broker idles while the embedded case runs.
+# ASYNC_FLUSH cases, each broker case right after its embedded twin (and the C++ client's case
+# right after the raw client's). The broker and the embedded store live in sibling directories;
+# the broker idles while the embedded case runs. Start-up is timed with a broker.conf without
+# namesrvAddr, as before there was a name server here; the name server is started after those
+# starts, and the broker that takes the load is one more start with namesrvAddr set (it
+# registers at start, on topic creation and every 30 s: negligible next to the load).
 set -euo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 die() {
   echo "e2e_compare: $*" >&2
   exit 1
@@ -40,6 +47,7 @@ find_bin() {
   find "$build" -maxdepth 5 -type f -name "$1" -perm -u+x 2>/dev/null | head -n 1
 }
 broker_bin=$(find_bin mqbroker)
+namesrv_bin=$(find_bin mqnamesrv)
 bench_bin=$(find_bin stele_e2e_bench)
 [[ -n $broker_bin ]] || die "mqbroker not found under $build"
 [[ -n $bench_bin ]] || die "stele_e2e_bench not found under $build"
@@ -59,6 +67,11 @@ starts=${E2E_STARTS:-3}
 client=${E2E_CLIENT:-raw}
 remoting_row=${E2E_REMOTING_ROW:-1}
 ser=${E2E_SERIALIZE:-json}
+client_rows=${E2E_CLIENT_ROWS:-1}
+if [[ $client_rows == 1 && -z $namesrv_bin ]]; then
+  echo "e2e_compare: mqnamesrv not found under $build: skipping the C++ client rows" >&2
+  client_rows=0
+fi
 
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
@@ -67,13 +80,17 @@ mkdir -p "$raw"
 rm -f "$raw"/*.txt "$raw"/*.log "$raw"/*.conf
 commands=()
 broker_pid=
+namesrv_pid=
 
 cleanup() {
-  if [[ -n $broker_pid ]] && kill -0 "$broker_pid" 2>/dev/null; then
-    kill -TERM "$broker_pid" 2>/dev/null || true
-    wait "$broker_pid" 2>/dev/null || true
-  fi
-  rm -rf "$dir"/store-* "$dir"/emb-*
+  local pid
+  for pid in "$broker_pid" "$namesrv_pid"; do
+    if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
+  rm -rf "$dir"/store-* "$dir"/emb-* "$dir"/namesrv-kv.json
 }
 trap cleanup EXIT
 
@@ -115,6 +132,23 @@ start_broker() {
   echo "$line" >"$raw/$name.ready.txt"
   ready_accept_ms=$(field "$line" accept_ms)
   ready_answer_ms=$(field "$line" answer_ms)
+}
+
+# start_namesrv PORT: starts mqnamesrv on 127.0.0.1:PORT, waits (at most 10 s) until it accepts;
+# sets namesrv_pid.
+start_namesrv() {
+  local port=$1 i
+  "$namesrv_bin" --listenPort="$port" --bindAddress=127.0.0.1 \
+    --kvConfigPath="$dir/namesrv-kv.json" >"$raw/namesrv.log" 2>&1 &
+  namesrv_pid=$!
+  commands+=("mqnamesrv --listenPort=$port --bindAddress=127.0.0.1 --kvConfigPath=$dir/namesrv-kv.json")
+  for ((i = 0; i < 1000; i++)); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return
+    kill -0 "$namesrv_pid" 2>/dev/null || break
+    sleep 0.01
+  done
+  tail -n 20 "$raw/namesrv.log" >&2
+  die "mqnamesrv did not start (log: $raw/namesrv.log)"
 }
 
 # stop_broker: SIGTERM, wait; sets stop_ms.
@@ -210,19 +244,38 @@ for ((i = 1; i <= starts; i++)); do
   rss_idle+=("$(status_kb "$broker_pid" VmRSS)")
   anon_idle+=("$(status_kb "$broker_pid" RssAnon)")
   log "start $i: accepting after $ready_accept_ms ms, first send answered after $ready_answer_ms ms, idle RSS ${rss_idle[-1]} KiB"
-  if ((i < starts)); then
+  if ((i < starts || client_rows == 1)); then
     stop_broker
     stops+=("$stop_ms")
   fi
 done
 commands+=("mqbroker -c $conf   # started with \$EPOCHREALTIME taken just before; stele_e2e_bench --mode=ready --since-epoch=... polls the port, then sends one message")
+nsa=()
+if [[ $client_rows == 1 ]]; then
+  # The broker that takes the load registers with a name server, for the C++ client.
+  ns_port=$(free_port)
+  start_namesrv "$ns_port"
+  load_conf=$raw/broker-ns.conf
+  write_conf "$load_conf" ASYNC_FLUSH "$dir/store-async" "$port" "$seg"
+  echo "namesrvAddr=127.0.0.1:$ns_port" >>"$load_conf"
+  rm -rf "$dir/store-async"
+  start_broker "$load_conf" "$port" load
+  log "load broker (with namesrvAddr): accepting after $ready_accept_ms ms, first send answered after $ready_answer_ms ms"
+  commands+=("mqbroker -c $load_conf   # broker.conf + namesrvAddr: the broker that takes the load")
+  nsa=(--namesrv="127.0.0.1:$ns_port")
+fi
 wait_spare "$dir/store-async"
 bk=(--broker="127.0.0.1:$port" --broker-pid="$broker_pid" --client="$client")
+# The C++ client (stele::client), through the name server, on the same broker.
+bk_cl=(--broker="127.0.0.1:$port" --broker-pid="$broker_pid" --client=stele "${nsa[@]}")
 
 # ---- 3. ASYNC_FLUSH ingest, each broker case right after its embedded twin -----------------
 run emb_threads --mode=embedded --config="$conf" --store="$dir/emb-threads" "${common[@]}" \
   "${sync_shape[@]}"
 run brk_threads --mode=broker "${bk[@]}" "${common[@]}" "${sync_shape[@]}"
+if [[ $client_rows == 1 ]]; then
+  run cl_threads --mode=broker "${bk_cl[@]}" "${common[@]}" "${sync_shape[@]}"
+fi
 if [[ $remoting_row == 1 && $client != remoting ]]; then
   run brk_threads_rc --mode=broker --broker="127.0.0.1:$port" --broker-pid="$broker_pid" \
     --client=remoting "${common[@]}" "${sync_shape[@]}"
@@ -230,6 +283,9 @@ fi
 run emb_async --mode=embedded --config="$conf" --store="$dir/emb-async" --consume \
   "${common[@]}" "${async_shape[@]}"
 run brk_async --mode=broker "${bk[@]}" "${common[@]}" "${async_shape[@]}"
+if [[ $client_rows == 1 ]]; then
+  run cl_async --mode=broker "${bk_cl[@]}" "${common[@]}" "${async_shape[@]}"
+fi
 
 # ---- 4. Latency at half the broker's best rate, in the shape that reached it ---------------
 b_thr=$(res brk_threads tps)
@@ -248,11 +304,21 @@ run emb_rate --mode=embedded --rate="$half" --config="$conf" --store="$dir/emb-r
 run brk_consume --mode=consume --broker="127.0.0.1:$port" --broker-pid="$broker_pid" \
   --topic=E2EBenchTopic --queues="$queues" --size="$size" --seconds="$secs" --serialize="$ser" \
   --threads="$queues"
+if [[ $client_rows == 1 ]]; then
+  # The same backlog again (a new consumer group, from the first offset), through PushConsumer.
+  run cl_consume --mode=consume "${bk_cl[@]}" --topic=E2EBenchTopic --queues="$queues" \
+    --size="$size" --seconds="$secs"
+fi
 rss_after=$(status_kb "$broker_pid" VmRSS)
 anon_after=$(status_kb "$broker_pid" RssAnon)
 hwm=$(status_kb "$broker_pid" VmHWM)
 stop_broker
 stops+=("$stop_ms")
+if [[ -n $namesrv_pid ]]; then
+  kill -TERM "$namesrv_pid"
+  wait "$namesrv_pid" || log "WARNING: mqnamesrv exited with status $? on SIGTERM"
+  namesrv_pid=
+fi
 t_total=$(($(date +%s) - t_begin))
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -294,11 +360,28 @@ pair() { echo "$(res "$1" p50_us "${3:-}") / $(res "$1" p99_us "${3:-}")"; }
   echo "| Broker RSS after the load, anonymous / total / peak (MiB; the rest is mapped segment pages) | $(mib "$anon_after") / $(mib "$rss_after") / $(mib "$hwm") | | | |"
   echo "| Clean stop on SIGTERM (ms), median | $(median "${stops[@]}") | | | |"
   echo
+  if [[ $client_rows == 1 ]]; then
+    # cpu: "client CPU/msg ÷ broker CPU/msg (client µs / broker µs)" of a case.
+    cpu() { echo "$(res "$1" cpu_ratio_vs_peer "${2:-}") ($(res "$1" cpu_us_per_msg "${2:-}") / $(res "$1" peer_cpu_us_per_msg "${2:-}") µs)"; }
+    p99r() { ratio "$(res "$2" p99_us)" "$(res "$1" p99_us)"; }
+    echo "| Stele C++ client vs the raw wire client, same broker (registered with mqnamesrv), same run | raw client | Stele C++ client | client / raw | |"
+    echo "|---|---:|---:|---:|---|"
+    echo "| **Stele C++ client, producer**: $threads sync senders (Producer::Send), msg/s | $b_thr | $(res cl_threads tps) | $(ratio "$(res cl_threads tps)" "$b_thr") | |"
+    echo "| same, latency p50 / p99 (µs) | $(pair brk_threads) | $(pair cl_threads) | $(p99r brk_threads cl_threads) (p99) | |"
+    echo "| same, load generator CPU/msg ÷ broker CPU/msg (µs / µs) | $(cpu brk_threads) | $(cpu cl_threads) | | |"
+    echo "| **Stele C++ client, producer**: $inflight in flight over $conns producers (SendAsync), msg/s | $b_asy | $(res cl_async tps) | $(ratio "$(res cl_async tps)" "$b_asy") | |"
+    echo "| same, latency p50 / p99 (µs) | $(pair brk_async) | $(pair cl_async) | $(p99r brk_async cl_async) (p99) | |"
+    echo "| same, load generator CPU/msg ÷ broker CPU/msg (µs / µs) | $(cpu brk_async) | $(cpu cl_async) | | |"
+    echo "| **Stele C++ client, consumer**: the topic from offset 0 (raw: pulls of 32 on $queues threads; PushConsumer: $(res cl_consume consume_threads) consume threads), msg/s | $(res brk_consume tps) | $(res cl_consume tps) | $(ratio "$(res cl_consume tps)" "$(res brk_consume tps)") | |"
+    echo "| same, messages read of the backlog; MB/s payload | $(res brk_consume msgs); $(res brk_consume mbps) | $(res cl_consume msgs) of $(res cl_consume backlog); $(res cl_consume mbps) | | |"
+    echo "| same, consumer CPU/msg ÷ broker CPU/msg (µs / µs) | $(cpu brk_consume) | $(cpu cl_consume) | | |"
+    echo
+  fi
   echo "Failures: $(for c in "$raw"/*.txt; do n=$(grep -o 'fails=[0-9]*' "$c" | head -n 1); [[ $n != fails=0 && -n $n ]] && printf '%s %s; ' "$(basename "$c" .txt)" "$(grep -o 'fail_codes=[^ ]*' "$c" | head -n 1)"; done; true)"
   echo "Start-up runs (accept / answer ms): $(for ((i = 0; i < starts; i++)); do printf '%s/%s ' "${accepts[i]}" "${answers[i]}"; done); idle RSS KiB: ${rss_idle[*]}"
   echo "Run $(date -u +%Y-%m-%dT%H:%MZ) on $(uname -n), kernel $(uname -r), $(nproc) CPUs; ${t_total}s; load average at start $load_start, at end $load_end (shared machine: compare only figures from one run). Client $client, $ser headers, $size-byte bodies, $queues queues, ${secs}s measured after ${warm}s warm-up."
   echo
-  echo "Commands (stele_e2e_bench = $bench_bin, mqbroker = $broker_bin; broker.conf = $conf):"
+  echo "Commands (stele_e2e_bench = $bench_bin, mqbroker = $broker_bin, mqnamesrv = ${namesrv_bin:-none}; broker.conf = $conf):"
   echo
   echo '```'
   printf '%s\n' "${commands[@]}"

@@ -59,13 +59,8 @@ void Record(const LoadParams& p, Tally* t, bool paced, Clock::time_point sent,
   if (paced) t->sched_lat_us.push_back(static_cast<float>(Micros(done - sched)));
 }
 
-// Completion of one async operation: `fail` empty for success.
-using Done = std::function<void(std::string fail, uint64_t record_bytes)>;
-// Starts operation `seq` for queue `queue`; calls done exactly once (possibly inline).
-using Issue = std::function<void(int queue, uint64_t seq, Done done)>;
+}  // namespace
 
-// The worker loop shared by the RemotingClient and embedded producers: keeps up to p.window
-// operations in flight, paced when the run has a rate.
 void RunWindowedWorker(const LoadParams& p, int worker, const Issue& issue, Tally* out) {
   std::mutex mu;
   std::condition_variable cv;
@@ -109,8 +104,6 @@ void RunWindowedWorker(const LoadParams& p, int worker, const Issue& issue, Tall
   }
   out->Merge(std::move(t));
 }
-
-}  // namespace
 
 void RawSendWorker(const LoadParams& p, int worker, Tally* out) {
   std::vector<SendFrame> frames;

@@ -1,6 +1,7 @@
 // The load stele_e2e_bench generates: producer workers that send through the lean wire client,
 // through the project's RemotingClient, or append through the embedded Store, and consumer
-// workers that pull from the broker or Get from the embedded Store.
+// workers that pull from the broker or Get from the embedded Store. (The same load through the
+// C++ client library, stele::client, is in client_load.h.)
 //
 // A producer worker is one connection (or, embedded, one thread) keeping up to `window` messages
 // in flight: window 1 is RocketMQ's benchmark Producer (a thread doing synchronous sends). With a
@@ -11,6 +12,8 @@
 // Messages go to queues 0..queues-1 round-robin, starting at the worker's index.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,7 +25,8 @@
 namespace stele::e2e {
 
 struct LoadParams {
-  std::string broker;  // "host:port"
+  std::string broker;   // "host:port"
+  std::string namesrv;  // "host:port": --client=stele finds the broker through it
   std::string topic;
   int queues = 8;
   std::string_view body;  // the message body (Body(size)); outlives the run
@@ -34,6 +38,17 @@ struct LoadParams {
   int pull_batch = 32;  // consumers: maxMsgNums per pull
   Window win;
 };
+
+// Completion of one producer operation: `fail` empty for success; `record_bytes` as stored, 0
+// when unknown.
+using Done = std::function<void(std::string fail, uint64_t record_bytes)>;
+// Starts operation `seq` for queue `queue`; calls done exactly once (possibly inline, possibly on
+// another thread).
+using Issue = std::function<void(int queue, uint64_t seq, Done done)>;
+// The worker loop of every producer but the raw one: keeps up to p.window operations in flight,
+// paced when the run has a rate; queues rotate from the worker's index. Returns once every
+// operation issued before p.win.end has completed.
+void RunWindowedWorker(const LoadParams& p, int worker, const Issue& issue, Tally* out);
 
 // Producers. Each fills `out` with what completed inside the window.
 void RawSendWorker(const LoadParams& p, int worker, Tally* out);

@@ -15,7 +15,7 @@
 set -uo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ALL_SCENARIOS=(a_produce_consume b_clustering c_broadcast d_resume e_retry_dlq f_query g_two_brokers h_tag_filter j_large_messages i_restart)
+ALL_SCENARIOS=(a_produce_consume b_clustering c_broadcast d_resume e_retry_dlq f_query g_two_brokers h_tag_filter j_large_messages k_cpp_client i_restart)
 SCENARIO_TIMEOUT="${SCENARIO_TIMEOUT:-120}"
 
 if [[ $# -lt 1 ]]; then
@@ -230,6 +230,7 @@ export STELE_BROKERS="{\"broker-a\":{\"addr\":\"127.0.0.1:$A_PORT\",\"flush\":\"
 export STELE_CLUSTER="$CLUSTER"
 export STELE_LOG_DIR="$LOGS"
 export STELE_RUN_ID="$(date +%s)$$"
+export STELE_CLIENT_PROBE="$BUILD/tests/stele_client_probe"  # k_cpp_client
 
 for s in "${SCENARIOS[@]}"; do
   if ! servers_alive; then
