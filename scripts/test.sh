@@ -36,4 +36,4 @@ cmake --build build/tsan -j "$jobs" --target concurrency_test store_test \
   -R 'ConcurrencyTest|StoreTest|FaultTest|StoreIndex|RetentionTest|IndexTest|TransportRoundTrip|TransportTest|^(ManagersTest|ConsumerManagerTest|ProducerManagerTest|RebalanceLockManagerTest|LockProcessorTest|DelayServiceTest|SendBackQueryTest)\.')
 
 # Fuzzing: the frame decoder, both header serializations and the JSON request bodies.
-FUZZ_SECONDS="${FUZZ_SECONDS:-60}" scripts/fuzz.sh
+FUZZ_SECONDS="${FUZZ_SECONDS:-30}" scripts/fuzz.sh

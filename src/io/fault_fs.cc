@@ -401,8 +401,9 @@ absl::Status FaultInjectionFS::PowerLoss(LossPolicy policy) {
         restore[p] = *ino->unlinked_image;
         continue;
       }
+      // (A copy: clang 14 cannot capture a structured binding.)
       auto at = std::find_if(files_.begin(), files_.end(),
-                             [&](const auto& f) { return f.second == ino; });
+                             [want = ino](const auto& f) { return f.second == want; });
       if (at == files_.end()) {
         return absl::InternalError("fault fs: lost track of the inode of durable entry " + p);
       }
