@@ -57,6 +57,8 @@ absl::StatusOr<std::shared_ptr<ConsumeQueue::CqFile>> ConsumeQueue::OpenFile(int
     if (!dir_created_) {
       STELE_RETURN_IF_ERROR(fs_->CreateDirs(dir_));
       dir_created_ = true;
+      std::lock_guard<std::mutex> l(mu_);
+      new_dir_ = true;
     }
     STELE_ASSIGN_OR_RETURN(f->file, fs_->Open(f->path, OpenOptions{.create = true}));
     // Sparse: unwritten entries read as zeros, which is what ends a queue on recovery.
@@ -285,6 +287,16 @@ absl::Status ConsumeQueue::Sync() {
     }
   }
   return st;
+}
+
+bool ConsumeQueue::TakeNewDir() {
+  std::lock_guard<std::mutex> l(mu_);
+  return std::exchange(new_dir_, false);
+}
+
+void ConsumeQueue::MarkNewDir() {
+  std::lock_guard<std::mutex> l(mu_);
+  new_dir_ = true;
 }
 
 absl::StatusOr<int64_t> ConsumeQueue::TruncateFrom(int64_t phy_offset) {

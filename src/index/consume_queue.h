@@ -60,8 +60,13 @@ class ConsumeQueue {
   bool Append(int64_t queue_offset, const CqEntry& e);
   // Writes what Append staged to the files and publishes it to readers.
   absl::Status Commit();
-  // Makes every committed entry durable.
+  // Makes every committed entry durable, and the entries of its new files in its directory.
   absl::Status Sync();
+  // True once per directory this queue created (not found by Load): the caller must then sync
+  // the parents, or the whole queue can vanish in a power loss. Call after Sync() succeeded;
+  // MarkNewDir() puts the flag back if syncing the parents failed.
+  bool TakeNewDir();
+  void MarkNewDir();
 
   // Removes every entry whose commit-log offset is >= `phy_offset` (recovery: those records are
   // dispatched again or no longer exist). Returns how many entries were removed.
@@ -110,6 +115,7 @@ class ConsumeQueue {
   mutable std::mutex mu_;  // files_ and dirty flags
   std::map<int64_t, std::shared_ptr<CqFile>> files_;
   bool need_dir_sync_ = false;
+  bool new_dir_ = false;  // created by us, its entry in the parent not yet synced
 
   std::atomic<int64_t> min_{0};
   std::atomic<int64_t> max_{0};

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <mutex>
 
+#include "absl/container/flat_hash_set.h"
 #include "common/logging.h"
 #include "common/path.h"
 #include "common/status.h"
@@ -64,7 +65,6 @@ absl::StatusOr<std::shared_ptr<ConsumeQueue>> QueueStore::GetOrCreate(std::strin
   if (slot == nullptr) {
     slot = std::make_shared<ConsumeQueue>(fs_, QueueDir(topic, queue_id), std::string(topic),
                                           queue_id, file_size_);
-    new_dirs_.push_back(fmt::format("{}/{}", dir_, topic));
   }
   return slot;
 }
@@ -79,31 +79,29 @@ std::vector<std::shared_ptr<ConsumeQueue>> QueueStore::All() const {
 }
 
 absl::Status QueueStore::SyncAll() {
-  std::vector<std::string> dirs;
-  {
-    std::unique_lock<std::shared_mutex> l(mu_);
-    dirs.swap(new_dirs_);
-  }
+  // A queue's directory (topic/id) is synced by the queue with its files; its entry in the topic
+  // directory, and the topic's in ours, become durable here. Only queues that have created their
+  // directory by now say so (TakeNewDir), so a queue whose directory appears during this call is
+  // not forgotten: it answers at the next SyncAll.
   absl::Status st;
+  std::vector<std::shared_ptr<ConsumeQueue>> fresh;
   for (auto& q : All()) {
-    // A queue that has not written its first file yet has no directory to sync.
-    if (q->MaxOffset() == 0 && q->FileCount() == 0) continue;
     st = q->Sync();
     if (!st.ok()) break;
+    if (q->TakeNewDir()) fresh.push_back(q);
   }
-  // Then the entries of new queue and topic directories in their parents.
-  if (st.ok() && !dirs.empty()) {
-    for (const std::string& d : dirs) {
-      auto exists = fs_->Exists(d);
-      if (exists.ok() && *exists) st = fs_->SyncDir(d);
+  if (st.ok() && !fresh.empty()) {
+    absl::flat_hash_set<std::string> topics;
+    for (const auto& q : fresh) topics.insert(q->topic());
+    for (const std::string& t : topics) {
+      st = fs_->SyncDir(fmt::format("{}/{}", dir_, t));
       if (!st.ok()) break;
     }
     if (st.ok()) st = fs_->SyncDir(dir_);
     if (st.ok()) st = fs_->SyncDir(ParentDir(dir_));
   }
   if (!st.ok()) {
-    std::unique_lock<std::shared_mutex> l(mu_);
-    new_dirs_.insert(new_dirs_.end(), dirs.begin(), dirs.end());
+    for (const auto& q : fresh) q->MarkNewDir();
   }
   return st;
 }

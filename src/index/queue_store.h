@@ -46,8 +46,6 @@ class QueueStore {
   absl::flat_hash_map<std::string, absl::flat_hash_map<int32_t, std::shared_ptr<ConsumeQueue>>,
                       engine::SvHash, engine::SvEq>
       queues_;
-  // Directories created since the last SyncAll (their entries in the parent must be synced).
-  std::vector<std::string> new_dirs_;
 };
 
 }  // namespace stele::index

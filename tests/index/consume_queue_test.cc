@@ -5,6 +5,8 @@
 
 #include "common/bytes.h"
 #include "index/java_hash.h"
+#include "index/queue_store.h"
+#include "io/fault_fs.h"
 #include "testutil.h"
 
 namespace stele::index {
@@ -17,6 +19,10 @@ using stele::testing::TempDir;
 
 constexpr int64_t kFile = 10 * kCqUnitSize;  // 10 entries per file
 
+CqEntry SampleEntry(int64_t i) {
+  return CqEntry{.phy_offset = 1000 + i * 100, .size = 100, .tags_code = i % 3};
+}
+
 class ConsumeQueueTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override { fs_ = MakeBackend(GetParam()); }
@@ -25,9 +31,7 @@ class ConsumeQueueTest : public ::testing::TestWithParam<Backend> {
     EXPECT_TRUE(q->Load().ok());
     return q;
   }
-  static CqEntry E(int64_t i) {
-    return CqEntry{.phy_offset = 1000 + i * 100, .size = 100, .tags_code = i % 3};
-  }
+  static CqEntry E(int64_t i) { return SampleEntry(i); }
   std::string ReadFile(const std::string& name) {
     auto f = fs_->Open(dir_.path() + "/cq/T/3/" + name, OpenOptions{.read_only = true});
     EXPECT_TRUE(f.ok());
@@ -196,6 +200,42 @@ TEST_P(ConsumeQueueTest, RejectsFilesOfTheWrongSize) {
 INSTANTIATE_TEST_SUITE_P(Backends, ConsumeQueueTest,
                          ::testing::Values(Backend::kMemory, Backend::kPosix),
                          [](const auto& info) { return BackendName(info.param); });
+
+// Regression: the queue store synced a new topic directory's entry only if the directory already
+// existed when SyncAll ran. A queue registered before a sync but whose first file (and so its
+// directory) came after it was never linked durably: its entries were synced and the checkpoint
+// counted them, yet a power loss took the whole directory (seen as a queue starting 20 entries
+// late after recovery, under load).
+TEST(QueueStoreTest, ADirectoryCreatedAfterASyncStillBecomesDurable) {
+  TempDir dir;
+  auto fault = std::make_shared<io::FaultInjectionFS>(MakeBackend(Backend::kMemory), 1);
+  const std::string root = dir.path() + "/cq";
+  {
+    QueueStore qs(fault.get(), root, kFile);
+    ASSERT_TRUE(qs.Load().ok());
+    auto q = qs.GetOrCreate("T", 0);
+    ASSERT_TRUE(q.ok());
+    ASSERT_TRUE(qs.SyncAll().ok());  // nothing written yet: no directory to sync
+    for (int64_t i = 0; i < 5; ++i) ASSERT_TRUE((*q)->Append(i, SampleEntry(i)));
+    ASSERT_TRUE((*q)->Commit().ok());  // creates cq/T/0 and its first file
+    auto q2 = qs.GetOrCreate("T", 1);  // a second queue of a topic whose directory exists
+    ASSERT_TRUE(q2.ok());
+    ASSERT_TRUE(qs.SyncAll().ok());
+    ASSERT_TRUE((*q2)->Append(0, SampleEntry(0)));
+    ASSERT_TRUE((*q2)->Commit().ok());
+    ASSERT_TRUE(qs.SyncAll().ok());
+  }
+  ASSERT_TRUE(fault->PowerLoss(io::LossPolicy::kDropAll).ok());
+  QueueStore qs(fault.get(), root, kFile);
+  ASSERT_TRUE(qs.Load().ok());
+  auto q = qs.Find("T", 0);
+  ASSERT_NE(q, nullptr) << "queue T/0 lost its directory";
+  EXPECT_EQ(q->MinOffset(), 0);
+  EXPECT_EQ(q->MaxOffset(), 5);
+  auto q2 = qs.Find("T", 1);
+  ASSERT_NE(q2, nullptr) << "queue T/1 lost its directory";
+  EXPECT_EQ(q2->MaxOffset(), 1);
+}
 
 TEST(JavaHash, MatchesJavaStringHashCode) {
   // Values computed with Java's String.hashCode.
