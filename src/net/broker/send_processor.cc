@@ -8,6 +8,7 @@
 #include "net/broker/broker_controller.h"
 #include "net/broker/message_writer.h"
 #include "net/broker/processor_util.h"
+#include "net/broker/state/message_limits.h"
 #include "net/broker/state/names.h"
 
 namespace stele::broker {
@@ -129,9 +130,17 @@ void HandleSend(BrokerController& b, const ChannelPtr& ch, RemotingCommand req, 
     return;
   }
   const uint32_t max_size = b.config().store.max_message_size;
-  if (!h.batch && req.body.size() > max_size) {
-    reply(kMessageIllegal, fmt::format("the message body size over max value, MAX: {}", max_size));
-    return;
+  MessageLimits limits;
+  limits.max_body = max_size;
+  if (!h.batch) {
+    if (req.body.size() > max_size) {
+      reply(kMessageIllegal,
+            fmt::format("the message body size over max value, MAX: {}", max_size));
+      return;
+    }
+    if (ReplyIfError(ValidateRemotingProperties(h.properties, limits), reply, kMessageIllegal)) {
+      return;
+    }
   }
   auto topic = b.TopicForSend(h.topic, static_cast<int>(h.default_topic_queue_nums));
   if (!topic.ok()) {
@@ -223,13 +232,19 @@ void HandleSend(BrokerController& b, const ChannelPtr& ch, RemotingCommand req, 
   auto parts = SplitBatch(req.body, &flags);
   if (ReplyIfError(parts.status(), reply, kMessageIllegal)) return;
   std::vector<OutgoingMessage> msgs;
+  size_t total = 0;
   for (size_t i = 0; i < parts->size(); ++i) {
     const auto& [body, props] = (*parts)[i];
-    if (body.size() > max_size) {
+    total += body.size();
+    // One body over the limit, or all of them together (a batch is one request and one
+    // append, as RocketMQ's clients also check).
+    if (body.size() > max_size || total > max_size) {
       reply(kMessageIllegal,
-            fmt::format("the message body size over max value, MAX: {}", max_size));
+            fmt::format("the message body size over max value, MAX: {}{}", max_size,
+                        body.size() > max_size ? "" : " (the batch in total)"));
       return;
     }
+    if (ReplyIfError(ValidateRemotingProperties(props, limits), reply, kMessageIllegal)) return;
     msgs.push_back(make(std::string(body), props, flags[i]));
   }
   b.writer().PutBatch(std::move(msgs),
