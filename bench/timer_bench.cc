@@ -158,9 +158,10 @@ int main(int argc, char** argv) {
              sched_s, failed.load());
   fmt::print("  fire:     {:.0f} msg/s ({} delivered of {}, last {} ms after the first due time)\n",
              static_cast<double>(got) / fire_s, got, acked.load(), last_store - first_due);
-  std::vector<int64_t> e = errors;
-  fmt::print("  error (delivered - requested): p50={} ms p99={} ms max={} ms min={} ms\n",
-             Pct(e, 0.50), Pct(e, 0.99), e.empty() ? 0 : e.back(), e.empty() ? 0 : e.front());
+  std::sort(errors.begin(), errors.end());
+  const int64_t p50 = Pct(errors, 0.50), p99 = Pct(errors, 0.99);
+  fmt::print("  error (delivered - requested): p50={} ms p99={} ms min={} ms max={} ms\n", p50, p99,
+             errors.empty() ? 0 : errors.front(), errors.empty() ? 0 : errors.back());
   fmt::print("  service: delivered={} relinked={} skipped={}\n", st.delivered, st.relinked,
              st.skipped);
   (*store)->SetArrivalListener(nullptr);

@@ -1,7 +1,7 @@
 // MessageWriter: the one path by which the broker stores a message (client sends, send-back,
-// delay delivery, transaction commits). It bounds the work waiting for the disk, redirects
-// delay-level messages to the schedule topic and prepared transaction messages to the half topic,
-// and appends without blocking the io thread.
+// delay and timer delivery, transaction commits). It bounds the work waiting for the disk,
+// redirects delay-level messages to the schedule topic, timer messages to the timer topic and
+// prepared transaction messages to the half topic, and appends without blocking the io thread.
 //
 // Back-pressure: at most maxInflightSends appends may be waiting for their acknowledgement (under
 // SYNC_FLUSH: for fdatasync). Past that a put fails at once with ResourceExhausted, whose message
