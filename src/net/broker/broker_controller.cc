@@ -10,6 +10,7 @@
 #include "net/broker/message_writer.h"
 #include "net/broker/pull_hold.h"
 #include "net/broker/state/names.h"
+#include "net/broker/timer_service.h"
 #include "net/broker/transaction_service.h"
 #include "net/remoting/codes.h"
 
@@ -36,10 +37,16 @@ absl::StatusOr<std::unique_ptr<BrokerController>> BrokerController::Create(Broke
   b->offsets_ = std::make_unique<ConsumerOffsetManager>(c);
   STELE_RETURN_IF_ERROR(b->offsets_->Load());
   b->writer_ =
-      std::make_unique<MessageWriter>(*b->store_, c.max_inflight_sends, c.message_delay_level_ms);
+      std::make_unique<MessageWriter>(*b->store_, c.max_inflight_sends, c.message_delay_level_ms,
+                                      TimerPolicy{.enable = c.timer_wheel_enable,
+                                                  .precision_ms = c.timer_precision_ms,
+                                                  .max_delay_ms = c.timer_max_delay_sec * 1000});
   b->pull_hold_ = std::make_unique<PullHoldService>(*b->store_);
   b->delay_ = std::make_unique<DelayService>(*b->store_, *b->writer_, c);
   STELE_RETURN_IF_ERROR(b->delay_->Load());
+  // Loaded even with timerWheelEnable=false: timers parked before the switch still go out.
+  b->timer_ = std::make_unique<TimerService>(*b->store_, *b->writer_, c);
+  STELE_RETURN_IF_ERROR(b->timer_->Load());
   b->transactions_ = std::make_unique<TransactionService>(*b);
 
   remoting::ServerOptions so;
@@ -77,9 +84,11 @@ absl::Status BrokerController::Start() {
   store_->SetArrivalListener([this](std::string_view topic, int32_t qid, int64_t max) {
     pull_hold_->Notify(topic, qid, max);
     if (topic == kScheduleTopic) delay_->Notify(qid + 1);
+    if (topic == kTimerTopic) timer_->Notify();
   });
   pull_hold_->Start();
   delay_->Start();
+  timer_->Start();
   transactions_->Start();
   STELE_RETURN_IF_ERROR(server_->Start());
   if (config_.listen_port == 0) broker_addr_ = fmt::format("{}:{}", config_.broker_ip1, port());
@@ -112,6 +121,7 @@ void BrokerController::Shutdown() {
   if (server_) server_->Stop();
   if (namesrv_client_) namesrv_client_->Shutdown();
   if (delay_) delay_->Stop();
+  if (timer_) timer_->Stop();
   if (transactions_) transactions_->Stop();  // commits its progress to offsets_, persisted next
   if (offsets_) {
     if (absl::Status s = offsets_->Persist(); !s.ok()) {

@@ -1,7 +1,7 @@
 // BrokerController: one RocketMQ broker. It owns the message store, the persisted broker state
 // (topics, subscription groups, consumer offsets), the clients seen by heartbeat, the queue locks
 // of orderly consumers, the remoting server with a processor per request family, the held
-// (long-polling) pulls, the delay service, and the registration with every name server.
+// (long-polling) pulls, the delay and timer services, and the registration with every name server.
 //
 // Lifecycle: Create() opens the store (recovering after a crash) and loads the config files;
 // Start() listens and registers; Shutdown() unregisters, stops serving, persists offsets, and
@@ -32,6 +32,7 @@ namespace stele::broker {
 
 class PullHoldService;
 class DelayService;
+class TimerService;
 class TransactionService;
 class MessageWriter;
 
@@ -59,6 +60,7 @@ class BrokerController {
   PullHoldService& pull_hold() { return *pull_hold_; }
   MessageWriter& writer() { return *writer_; }
   TransactionService& transactions() { return *transactions_; }
+  TimerService& timers() { return *timer_; }
   remoting::RemotingServer& server() { return *server_; }
 
   // Re-registers with every name server soon (after a topic change), without blocking.
@@ -88,6 +90,7 @@ class BrokerController {
   std::unique_ptr<MessageWriter> writer_;
   std::unique_ptr<PullHoldService> pull_hold_;
   std::unique_ptr<DelayService> delay_;
+  std::unique_ptr<TimerService> timer_;
   std::unique_ptr<TransactionService> transactions_;
   std::unique_ptr<remoting::RemotingServer> server_;
   std::unique_ptr<remoting::RemotingClient> namesrv_client_;

@@ -11,6 +11,7 @@
 #include "common/logging.h"
 #include "common/status.h"
 #include "fmt/format.h"
+#include "net/broker/parked.h"
 #include "net/broker/state/names.h"
 
 namespace stele::broker {
@@ -25,37 +26,6 @@ int64_t SteadyMs() {
 bool ParseInt64(std::string_view s, int64_t* out) {
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
   return ec == std::errc() && p == s.data() + s.size();
-}
-
-// The message a parked record stands for: its real topic and queue, without DELAY (or it would be
-// parked again) and without the old record's CRC property (the store appends a fresh one). Like
-// RocketMQ it keeps REAL_TOPIC / REAL_QID. InvalidArgument when there is nowhere to deliver it.
-absl::StatusOr<OutgoingMessage> Unpark(const MessageView& v) {
-  OutgoingMessage m = OutgoingMessage::FromStored(v);
-  auto topic = m.properties.Get(kPropRealTopic);
-  auto qid_text = m.properties.Get(kPropRealQueueId);
-  if (!topic || !qid_text) {
-    return absl::InvalidArgumentError("it has no REAL_TOPIC or REAL_QID property");
-  }
-  m.topic = std::string(*topic);
-  if (absl::Status s = ValidateInternalTopic(m.topic); !s.ok()) return s;
-  if (m.topic == kScheduleTopic) {
-    return absl::InvalidArgumentError("its REAL_TOPIC is the schedule topic itself");
-  }
-  int64_t qid = -1;
-  if (!ParseInt64(*qid_text, &qid) || qid < 0 || qid >= kMaxQueueNums) {
-    return absl::InvalidArgumentError(
-        fmt::format("REAL_QID '{}' is not a queue id", ShortForMessage(*qid_text)));
-  }
-  m.queue_id = static_cast<int32_t>(qid);
-  m.properties.Remove(kPropDelayLevel);
-  return m;
-}
-
-// Put failures that no retry can fix: the record is skipped rather than retried forever.
-bool IsPermanentPutFailure(const absl::Status& s) {
-  const PutMessageStatus p = PutStatusOf(s);
-  return p == PutMessageStatus::kMessageIllegal || p == PutMessageStatus::kPropertiesSizeExceeded;
 }
 
 }  // namespace
@@ -280,7 +250,8 @@ int64_t DelayService::DeliverDue(int level) {
       not_due_in = due - now;
       break;
     }
-    auto m = Unpark(rec.msg);
+    auto m = Unpark(rec.msg, kScheduleTopic);
+    if (m.ok()) m->properties.Remove(kPropDelayLevel);  // or it would be parked again
     if (!m.ok()) {
       log::Error("delay level {}: skipping the record at commit-log offset {}: {}", level,
                  rec.offset, std::string(m.status().message()));
@@ -326,30 +297,16 @@ int64_t DelayService::DeliverDue(int level) {
 }
 
 void DelayService::PutAll(std::vector<Item>& items) {
-  struct Gather {
-    std::mutex mu;
-    std::condition_variable cv;
-    size_t remaining = 0;
-    std::vector<absl::Status> results;
-  };
-  auto g = std::make_shared<Gather>();
-  g->results.resize(items.size());
-  size_t n = 0;
-  for (const Item& item : items) n += item.needs_put ? 1 : 0;
-  if (n == 0) return;
-  g->remaining = n;
+  std::vector<OutgoingMessage> msgs;
+  std::vector<size_t> index;
   for (size_t i = 0; i < items.size(); ++i) {
     if (!items[i].needs_put) continue;
-    // Each put's callback may run before Put returns, or on an engine thread.
-    writer_.Put(std::move(items[i].msg), [g, i](absl::StatusOr<AppendResult> r) {
-      std::lock_guard<std::mutex> l(g->mu);
-      g->results[i] = r.status();
-      if (--g->remaining == 0) g->cv.notify_all();
-    });
+    msgs.push_back(std::move(items[i].msg));
+    index.push_back(i);
   }
-  std::unique_lock<std::mutex> l(g->mu);
-  g->cv.wait(l, [&] { return g->remaining == 0; });
-  for (size_t i = 0; i < items.size(); ++i) items[i].result = g->results[i];
+  if (msgs.empty()) return;
+  std::vector<absl::Status> results = PutAllAndWait(writer_, std::move(msgs));
+  for (size_t k = 0; k < index.size(); ++k) items[index[k]].result = std::move(results[k]);
 }
 
 }  // namespace stele::broker

@@ -1,7 +1,7 @@
 // MessageWriter: the one path by which the broker stores a message (client sends, send-back,
-// delay delivery, transaction commits). It bounds the work waiting for the disk, redirects
-// delay-level messages to the schedule topic and prepared transaction messages to the half topic,
-// and appends without blocking the io thread.
+// delay and timer delivery, transaction commits). It bounds the work waiting for the disk,
+// redirects delay-level messages to the schedule topic, timer messages to the timer topic and
+// prepared transaction messages to the half topic, and appends without blocking the io thread.
 //
 // Back-pressure: at most maxInflightSends appends may be waiting for their acknowledgement (under
 // SYNC_FLUSH: for fdatasync). Past that a put fails at once with ResourceExhausted, whose message
@@ -55,6 +55,16 @@ inline constexpr std::string_view kPropCluster = "CLUSTER";
 inline constexpr std::string_view kPropTransactionPrepared = "TRAN_MSG";
 inline constexpr std::string_view kPropTransactionId = "__transactionId__";
 inline constexpr std::string_view kPropProducerGroup = "PGROUP";
+// Timer messages (RocketMQ 5 MessageConst). The broker honours the first of TIMER_DELAY_SEC,
+// TIMER_DELAY_MS, TIMER_DELIVER_MS, and (Stele, for ONS-era producers and its own C++ client)
+// __STARTDELIVERTIME; a parked message carries TIMER_OUT_MS (its due time), which also marks a
+// delivered one so that it is never parked again.
+inline constexpr std::string_view kPropTimerDeliverMs = "TIMER_DELIVER_MS";
+inline constexpr std::string_view kPropTimerDelaySec = "TIMER_DELAY_SEC";
+inline constexpr std::string_view kPropTimerDelayMs = "TIMER_DELAY_MS";
+inline constexpr std::string_view kPropStartDeliverTime = "__STARTDELIVERTIME";
+inline constexpr std::string_view kPropTimerOutMs = "TIMER_OUT_MS";
+inline constexpr std::string_view kPropTimerDequeueMs = "TIMER_DEQUEUE_MS";
 
 // A message the broker is about to store; owns its bytes.
 struct OutgoingMessage {
@@ -77,10 +87,19 @@ struct OutgoingMessage {
 
 using PutCallback = std::function<void(absl::StatusOr<AppendResult>)>;
 
+// How MessageWriter treats timer messages (timerWheelEnable, timerPrecisionMs, timerMaxDelaySec).
+struct TimerPolicy {
+  bool enable = true;
+  int64_t precision_ms = 1000;
+  int64_t max_delay_ms = 259200000;
+  std::function<int64_t()> clock;  // epoch ms; null = the system clock
+};
+
 class MessageWriter {
  public:
   // delay_levels_ms[i] is the wait of delay level i+1.
-  MessageWriter(Store& store, int max_inflight, std::vector<int64_t> delay_levels_ms);
+  MessageWriter(Store& store, int max_inflight, std::vector<int64_t> delay_levels_ms,
+                TimerPolicy timer = {});
 
   // Stores `m` and calls `done` once (possibly before returning, possibly on an engine thread).
   // A prepared transaction message (sysFlag PREPARED) is stored as a half message instead: in
@@ -90,6 +109,12 @@ class MessageWriter {
   // A DELAY property > 0 on a non-transactional message outside the half topic sends it to
   // SCHEDULE_TOPIC_XXXX queue level-1 (levels above the highest are clamped), keeping the real
   // topic and queue in properties; the delay service moves it back when due.
+  // A timer message (see kPropTimerDeliverMs) due at least one timer precision from now is
+  // parked in rmq_sys_wheel_timer queue 0 with TIMER_OUT_MS and REAL_TOPIC / REAL_QID (the timer
+  // service delivers it); one due sooner or in the past is stored at once. Refused, with nothing
+  // stored: a delay past max_delay_ms or an unparsable TIMER_* value (kMessageIllegal), any timer
+  // message when timers are disabled (kUnknownError -> SYSTEM_ERROR). DELAY > 0 wins over timer
+  // properties (they are removed), as in RocketMQ.
   void Put(OutgoingMessage m, PutCallback done);
   // Stores several messages of one topic queue; `done` gets one result per message, or the first
   // error (messages before it may have been stored, as with RocketMQ's batch).
@@ -99,14 +124,17 @@ class MessageWriter {
   int64_t inflight() const { return inflight_.load(std::memory_order_relaxed); }
   int max_delay_level() const { return static_cast<int>(delay_levels_ms_.size()); }
   int64_t delay_ms(int level) const { return delay_levels_ms_[level - 1]; }
+  const TimerPolicy& timer_policy() const { return timer_; }
 
  private:
   absl::Status Admit(int64_t n);
-  void Redirect(OutgoingMessage* m) const;
+  absl::Status Redirect(OutgoingMessage* m) const;
+  absl::Status RedirectTimer(OutgoingMessage* m) const;
 
   Store& store_;
   const int64_t max_inflight_;
   const std::vector<int64_t> delay_levels_ms_;
+  const TimerPolicy timer_;
   std::atomic<int64_t> inflight_{0};
 };
 

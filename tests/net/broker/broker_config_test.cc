@@ -226,3 +226,28 @@ TEST(NamesrvConfigTest, DefaultsKeysAndErrors) {
 
 }  // namespace
 }  // namespace stele::broker
+
+namespace stele::broker {
+namespace {
+
+TEST(BrokerConfigTest, TimerKeys) {
+  BrokerConfig d;
+  EXPECT_TRUE(d.timer_wheel_enable);
+  EXPECT_EQ(d.timer_precision_ms, 1000);
+  EXPECT_EQ(d.timer_max_delay_sec, 259200);
+  auto c = BrokerConfigFromText(
+      "timerWheelEnable=false\ntimerPrecisionMs=500\ntimerMaxDelaySec=3600\nbrokerIP1=1.2.3.4\n");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_FALSE(c->timer_wheel_enable);
+  EXPECT_EQ(c->timer_precision_ms, 500);
+  EXPECT_EQ(c->timer_max_delay_sec, 3600);
+  EXPECT_FALSE(BrokerConfigFromText("timerPrecisionMs=0\n").ok());
+  EXPECT_FALSE(BrokerConfigFromText("timerMaxDelaySec=0\n").ok());
+  // 2 x 1 year / 10 ms slots: too large a wheel, refused by Finalize with the reason.
+  auto big = BrokerConfigFromText("timerPrecisionMs=10\ntimerMaxDelaySec=31536000\n");
+  ASSERT_FALSE(big.ok());
+  EXPECT_NE(big.status().message().find("timer wheel slots"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace stele::broker

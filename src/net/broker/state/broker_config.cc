@@ -80,6 +80,9 @@ const std::vector<Field>& BrokerFields() {
                kMaxInt),
       BoolField("updateConfigAllowed", &BrokerConfig::update_config_allowed),
       IntField("maxInflightSends", &BrokerConfig::max_inflight_sends, 1, 1000000),
+      BoolField("timerWheelEnable", &BrokerConfig::timer_wheel_enable),
+      IntField("timerPrecisionMs", &BrokerConfig::timer_precision_ms, 10, 60000),
+      IntField("timerMaxDelaySec", &BrokerConfig::timer_max_delay_sec, 1, 366LL * 86400),
   };
   return kFields;
 }
@@ -163,6 +166,14 @@ absl::Status BrokerConfig::Finalize() {
   if (grpc_server_port == listen_port) {
     return absl::InvalidArgumentError(
         fmt::format("grpcServerPort and listenPort are both {}", listen_port));
+  }
+  // The timer wheel file holds 2 x maxDelay / precision slots of 24 bytes: bound it (64 Mi slots
+  // = 1.5 GiB) so that a tiny precision with a long delay cannot ask for a huge file.
+  if (2 * timer_max_delay_sec * 1000 / timer_precision_ms > (int64_t{1} << 26)) {
+    return absl::InvalidArgumentError(fmt::format(
+        "timerMaxDelaySec {} with timerPrecisionMs {} needs more than 2^26 timer wheel slots "
+        "(2 x maxDelay / precision); raise the precision or lower the delay",
+        timer_max_delay_sec, timer_precision_ms));
   }
   store.store_path_root_dir = store_path_root_dir;
   if (!explicitly_set.contains("storeHost")) {

@@ -66,6 +66,14 @@ struct BrokerConfig {
   int64_t transaction_timeout_ms = 6000;          // transactionTimeOut
   int transaction_check_max = 15;                 // transactionCheckMax
   int64_t transaction_check_interval_ms = 60000;  // transactionCheckInterval
+  // Timer messages (RocketMQ 5's TIMER_DELIVER_MS / TIMER_DELAY_SEC / TIMER_DELAY_MS, and
+  // __STARTDELIVERTIME): parked in rmq_sys_wheel_timer and delivered by TimerService within
+  // timerPrecisionMs of their time. timerWheelEnable=false refuses them (SYSTEM_ERROR, as
+  // RocketMQ's WHEEL_TIMER_NOT_ENABLE); a delay beyond timerMaxDelaySec is refused with
+  // MESSAGE_ILLEGAL. Finalize() bounds the wheel (2 x timerMaxDelaySec / timerPrecisionMs slots).
+  bool timer_wheel_enable = true;        // timerWheelEnable
+  int64_t timer_precision_ms = 1000;     // timerPrecisionMs
+  int64_t timer_max_delay_sec = 259200;  // timerMaxDelaySec (3 days)
 
   // The message store's options. storePathRootDir and storeHost are derived by Finalize().
   StoreOptions store;

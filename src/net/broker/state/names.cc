@@ -61,10 +61,11 @@ bool IsSystemTopic(std::string_view topic) {
 
 bool IsNotAllowedSendTopic(std::string_view topic) {
   // TopicValidator.NOT_ALLOWED_SEND_TOPIC_SET. TBW102, the trace topic and the benchmark topic are
-  // system topics a client may still send to.
+  // system topics a client may still send to. Stele adds the timer topic: a record sent there
+  // directly would be taken for a parked timer.
   static constexpr std::string_view kNotAllowed[] = {
       kScheduleTopic, kTransHalfTopic,        kTransOpHalfTopic, kTransCheckMaxTimeTopic,
-      kSelfTestTopic, kOffsetMovedEventTopic, kScheduleTopicV2,
+      kSelfTestTopic, kOffsetMovedEventTopic, kScheduleTopicV2,  kTimerTopic,
   };
   return std::find(std::begin(kNotAllowed), std::end(kNotAllowed), topic) != std::end(kNotAllowed);
 }

@@ -30,6 +30,8 @@ inline constexpr std::string_view kScheduleTopic = "SCHEDULE_TOPIC_XXXX";
 inline constexpr std::string_view kScheduleTopicV2 = "SCHEDULE_TOPIC_XXXX_V2";
 inline constexpr std::string_view kBenchmarkTopic = "BenchmarkTest";
 inline constexpr std::string_view kTransHalfTopic = "RMQ_SYS_TRANS_HALF_TOPIC";
+// RocketMQ 5's TimerMessageStore.TIMER_TOPIC: where timer messages wait (queue 0).
+inline constexpr std::string_view kTimerTopic = "rmq_sys_wheel_timer";
 inline constexpr std::string_view kTransOpHalfTopic = "RMQ_SYS_TRANS_OP_HALF_TOPIC";
 inline constexpr std::string_view kTransCheckMaxTimeTopic = "TRANS_CHECK_MAX_TIME_TOPIC";
 inline constexpr std::string_view kTraceTopic = "RMQ_SYS_TRACE_TOPIC";
