@@ -8,6 +8,7 @@
 #include "fmt/format.h"
 #include "net/broker/delay_service.h"
 #include "net/broker/message_writer.h"
+#include "net/broker/pop_service.h"
 #include "net/broker/pull_hold.h"
 #include "net/broker/state/names.h"
 #include "net/broker/transaction_service.h"
@@ -41,6 +42,7 @@ absl::StatusOr<std::unique_ptr<BrokerController>> BrokerController::Create(Broke
   b->delay_ = std::make_unique<DelayService>(*b->store_, *b->writer_, c);
   STELE_RETURN_IF_ERROR(b->delay_->Load());
   b->transactions_ = std::make_unique<TransactionService>(*b);
+  STELE_ASSIGN_OR_RETURN(b->pop_, PopService::Create(*b));
 
   remoting::ServerOptions so;
   so.bind_address = c.bind_address;
@@ -81,6 +83,7 @@ absl::Status BrokerController::Start() {
   pull_hold_->Start();
   delay_->Start();
   transactions_->Start();
+  STELE_RETURN_IF_ERROR(pop_->Start());
   STELE_RETURN_IF_ERROR(server_->Start());
   if (config_.listen_port == 0) broker_addr_ = fmt::format("{}:{}", config_.broker_ip1, port());
   server_->RunEvery(std::chrono::milliseconds(config_.flush_consumer_offset_interval_ms), [this] {
@@ -112,6 +115,7 @@ void BrokerController::Shutdown() {
   if (server_) server_->Stop();
   if (namesrv_client_) namesrv_client_->Shutdown();
   if (delay_) delay_->Stop();
+  if (pop_) pop_->Stop();  // answers its waiters; state is in the store and its snapshot
   if (transactions_) transactions_->Stop();  // commits its progress to offsets_, persisted next
   if (offsets_) {
     if (absl::Status s = offsets_->Persist(); !s.ok()) {

@@ -33,6 +33,7 @@ namespace stele::broker {
 class PullHoldService;
 class DelayService;
 class TransactionService;
+class PopService;
 class MessageWriter;
 
 class BrokerController {
@@ -59,6 +60,8 @@ class BrokerController {
   PullHoldService& pull_hold() { return *pull_hold_; }
   MessageWriter& writer() { return *writer_; }
   TransactionService& transactions() { return *transactions_; }
+  // RocketMQ 5.x pop consumption (the gRPC endpoint's Receive/Ack/ChangeInvisibleDuration).
+  PopService& pop() { return *pop_; }
   remoting::RemotingServer& server() { return *server_; }
 
   // Re-registers with every name server soon (after a topic change), without blocking.
@@ -89,6 +92,7 @@ class BrokerController {
   std::unique_ptr<PullHoldService> pull_hold_;
   std::unique_ptr<DelayService> delay_;
   std::unique_ptr<TransactionService> transactions_;
+  std::unique_ptr<PopService> pop_;
   std::unique_ptr<remoting::RemotingServer> server_;
   std::unique_ptr<remoting::RemotingClient> namesrv_client_;
 
