@@ -39,6 +39,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -70,6 +71,15 @@ OutgoingMessage OpMessage(const MessageView& half, const HostAddress& broker_hos
 // The body of CHECK_TRANSACTION_STATE: `half` encoded as a stored record (as a pull returns it),
 // but with its real topic and queue, as RocketMQ's Broker2Client sends it.
 absl::StatusOr<std::string> CheckBody(const MessageView& half);
+
+// Ends the transaction of the half message at `commit_log_offset` (queue offset `queue_offset` in
+// the half queue), as END_TRANSACTION does: a commit stores the message in its real topic, then
+// the op record; a rollback stores the op record only. A non-empty `producer_group` must match
+// the half's PGROUP. `done` gets a remoting response code (SUCCESS, SYSTEM_ERROR when the half is
+// not found or does not match, a put failure code) and a remark; it may run on an engine thread.
+using EndCallback = std::function<void(int32_t code, std::string remark)>;
+void EndTransaction(BrokerController& b, std::string_view producer_group, int64_t commit_log_offset,
+                    int64_t queue_offset, bool commit, EndCallback done);
 
 class TransactionService {
  public:
