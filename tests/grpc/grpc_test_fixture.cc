@@ -36,7 +36,8 @@ void GrpcTest::SetUp() {
   c.auto_create_topic_enable = false;  // unknown topics stay unknown
   c.store = stele::testing::SmallOptions(dir_.path(), NewPosixFileSystem());
   c.store.max_message_size = kMaxMessageSize;
-  ASSERT_TRUE(c.Finalize().ok());
+  const absl::Status fin = c.Finalize();
+  ASSERT_TRUE(fin.ok()) << fin;
   auto b = broker::BrokerController::Create(std::move(c));
   ASSERT_TRUE(b.ok()) << b.status();
   broker_ = std::move(*b);
