@@ -9,6 +9,7 @@
 #include "net/broker/delay_service.h"
 #include "net/broker/message_writer.h"
 #include "net/broker/pop_service.h"
+#include "net/broker/pop_state.h"
 #include "net/broker/pull_hold.h"
 #include "net/broker/state/names.h"
 #include "net/broker/transaction_service.h"
@@ -79,6 +80,7 @@ absl::Status BrokerController::Start() {
   store_->SetArrivalListener([this](std::string_view topic, int32_t qid, int64_t max) {
     pull_hold_->Notify(topic, qid, max);
     if (topic == kScheduleTopic) delay_->Notify(qid + 1);
+    pop_->NotifyArrival(topic, qid);
   });
   pull_hold_->Start();
   delay_->Start();
@@ -149,6 +151,10 @@ void BrokerController::NotifyConsumerIdsChanged(const std::string& group) {
 
 absl::StatusOr<TopicConfig> BrokerController::TopicForSend(const std::string& topic,
                                                            int queue_nums) {
+  // Written by the broker alone: a client's record there would be replayed as pop state.
+  if (topic == kPopStateTopic) {
+    return absl::PermissionDeniedError(fmt::format("topic {} is reserved", kPopStateTopic));
+  }
   if (auto t = topics_->Get(topic)) return *t;
   STELE_ASSIGN_OR_RETURN(TopicConfig t, topics_->AutoCreateForSend(topic, queue_nums));
   log::Info("auto-created topic {} with {} queues", topic, t.write_queue_nums);

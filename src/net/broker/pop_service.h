@@ -21,6 +21,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -80,6 +81,10 @@ class PopService {
   // Sends an in-flight delivery to %DLQ%<group> at once and acks it.
   virtual absl::Status ForwardToDeadLetter(const std::string& group, const std::string& topic,
                                            const std::string& receipt_handle) = 0;
+
+  // A message arrived in (topic, queue_id): wakes the long polls waiting on the topic. Called by
+  // the broker's store arrival listener (the dispatcher thread); never blocks on I/O.
+  virtual void NotifyArrival(std::string_view topic, int32_t queue_id) = 0;
 
   // Messages of (group, topic) currently in flight (popped, not acked).
   virtual int64_t InFlight(const std::string& group, const std::string& topic) const = 0;
