@@ -31,7 +31,8 @@ function rawSend(topic, body) {
     .setBodyEncoding(D.Encoding.IDENTITY).setMessageType(D.MessageType.NORMAL).setBornHost('f')
     .setQueueId(0);
   const msg = new D.Message().setTopic(new D.Resource().setName(topic)).setBody(body).setSystemProperties(sys);
-  const req = new S.SendMessageRequest().addMessages(msg);
+  const req = new S.SendMessageRequest();
+  req.addMessages(msg); // (returns the message, not the request)
   return new Promise(resolve => {
     client.sendMessage(req, md, { deadline: Date.now() + 10000 }, (err, res) => {
       client.close();
