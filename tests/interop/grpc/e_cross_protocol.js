@@ -11,8 +11,7 @@ const L = require('./lib');
 
 const N = 20;
 
-L.scenario('e_cross_protocol', async ({ log }) => {
-  // remoting -> gRPC
+async function remotingToGrpc(log) {
   const t1 = `GE1_${L.env.runId}`;
   await L.createTopic(t1, 4);
   const sent = await L.probe([ 'produce', L.env.namesrv, t1, String(N), 'e1' ], 60000);
@@ -34,8 +33,9 @@ L.scenario('e_cross_protocol', async ({ log }) => {
   }
   log(`remoting -> gRPC: ${N} messages (${sent.filter(s => Buffer.from(s.body, 'base64').length > 4096).length} compressed) equal`);
   await L.shutdown(consumer);
+}
 
-  // gRPC -> remoting
+async function grpcToRemoting(log) {
   const t2 = `GE2_${L.env.runId}`;
   await L.createTopic(t2, 4);
   const producer = await L.startProducer('e-producer', [ t2 ]);
@@ -63,4 +63,18 @@ L.scenario('e_cross_protocol', async ({ log }) => {
     assert.strictEqual(m.reconsumeTimes, 0);
   }
   log(`gRPC -> remoting: ${N} messages, UNIQ_KEY/TAGS/KEYS/properties/bodies equal`);
+}
+
+// Both directions run even when the first fails, so one run reports both.
+L.scenario('e_cross_protocol', async ({ log }) => {
+  const errors = [];
+  for (const [ what, fn ] of [ [ 'remoting -> gRPC', remotingToGrpc ], [ 'gRPC -> remoting', grpcToRemoting ] ]) {
+    try {
+      await fn(log);
+    } catch (e) {
+      log(`${what} FAILED: ${e && e.message}`);
+      errors.push(`${what}: ${e && e.stack || e}`);
+    }
+  }
+  if (errors.length) throw new Error(errors.join('\n'));
 });
