@@ -235,7 +235,6 @@ void PopServiceImpl::PopAsync(PopRequest req, SteadyTime deadline, PopCallback d
   }
   Outcome out;
   CompletionPtr c;
-  bool waiting = false;
   bool exhausted = false;
   {
     std::lock_guard<std::mutex> l(mu_);
@@ -246,9 +245,11 @@ void PopServiceImpl::PopAsync(PopRequest req, SteadyTime deadline, PopCallback d
         exhausted = true;
       } else {
         c = JournalLocked(std::move(out.journal), [](absl::Status) {});
-        AddWaitingTopic(req.topic, 1);
-        waiters_.push_back(Waiter{std::move(req), std::move(tags), deadline, std::move(done)});
-        waiting = true;
+        const SteadyTime retry_at =
+            RetryAt(out, deadline, NowMs(), std::chrono::steady_clock::now());
+        AddWaiting(req.topic, 1, retry_at);
+        waiters_.push_back(
+            Waiter{std::move(req), std::move(tags), deadline, std::move(done), retry_at});
       }
     } else {
       c = AnswerLocked(&out, std::move(done));
@@ -256,9 +257,7 @@ void PopServiceImpl::PopAsync(PopRequest req, SteadyTime deadline, PopCallback d
   }
   c->Arrive();
   Dispatch(std::move(out.dlq));
-  if (waiting) {
-    Kick();  // the service thread recomputes its next wake-up with this deadline
-  } else if (exhausted) {
+  if (exhausted) {
     done(absl::ResourceExhaustedError(
         fmt::format("too many pop requests waiting (at most {})", kMaxWaiters)));
   }

@@ -23,6 +23,7 @@
 #include <list>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "common/clock.h"
@@ -109,6 +110,7 @@ class PopServiceImpl final : public PopService {
     std::vector<std::string> tags;
     SteadyTime deadline;
     PopCallback done;
+    SteadyTime retry_at;  // deadline, or when an in-flight delivery it could take becomes visible
   };
 
   absl::Status Validate(PopRequest* req, std::vector<std::string>* tags) const;
@@ -133,8 +135,12 @@ class PopServiceImpl final : public PopService {
   void AckIfGen(const DlqItem& item, std::function<void(absl::Status)> done);
   void DlqFailed(const DlqItem& item, absl::Status s, std::function<void(absl::Status)> done);
   void Dispatch(std::vector<DlqItem> dlq);
-  void Kick();
-  void AddWaitingTopic(const std::string& topic, int delta);
+  // Has the service thread retry the waiting pops of `topic` (something may have become visible).
+  void Kick(std::string_view topic);
+  // Counts a waiter of `topic` in or out; a new one with an earlier retry time than the thread
+  // plans wakes it to reschedule.
+  void AddWaiting(const std::string& topic, int delta, SteadyTime retry_at);
+  static SteadyTime RetryAt(const Outcome& out, SteadyTime deadline, int64_t now, SteadyTime snow);
   void Run();
   absl::Status Replay();
   void Snapshot();
@@ -153,9 +159,14 @@ class PopServiceImpl final : public PopService {
 
   std::mutex wake_mu_;
   std::condition_variable wake_cv_;
-  bool kick_ = false;                                // guarded by wake_mu_
-  bool stop_thread_ = false;                         // guarded by wake_mu_
-  std::map<std::string, int, std::less<>> waiting_;  // guarded by wake_mu_: topic -> waiters
+  // Guarded by wake_mu_. Topics whose waiters should be retried; whether the thread must recompute
+  // its wake-up time (a waiter came while it was computing, or with an earlier retry time).
+  std::set<std::string, std::less<>> kicked_;
+  bool reschedule_ = false;
+  bool computing_ = true;  // the thread has not planned a wake-up yet
+  SteadyTime planned_wake_ = SteadyTime::max();
+  bool stop_thread_ = false;
+  std::map<std::string, int, std::less<>> waiting_;  // topic -> waiters
   std::thread thread_;
 
   std::mutex snapshot_mu_;

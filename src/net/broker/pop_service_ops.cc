@@ -45,7 +45,7 @@ absl::Status PopServiceImpl::Ack(const std::string& group, const std::string& to
     c = AckLocked(h.key, h.queue_offset, [&p](absl::Status s) { p.set_value(s); });
   }
   c->Arrive();
-  Kick();  // a FIFO queue may be unblocked
+  Kick(topic);  // a FIFO queue may be unblocked
   return Wait(p.get_future());
 }
 
@@ -72,7 +72,7 @@ absl::StatusOr<std::string> PopServiceImpl::ChangeInvisibleDuration(
                       [&p](absl::Status s) { p.set_value(s); });
   }
   c->Arrive();
-  Kick();  // a shorter invisible time moves the next wake-up earlier
+  Kick(topic);  // a shorter invisible time may make it visible before the planned wake-up
   STELE_RETURN_IF_ERROR(Wait(p.get_future()));
   return handle;
 }
@@ -147,7 +147,7 @@ void PopServiceImpl::DlqFailed(const DlqItem& item, absl::Status s,
       }
     }
   }
-  Kick();
+  Kick(item.key.topic);
   done(std::move(s));
 }
 
@@ -163,7 +163,7 @@ void PopServiceImpl::AckIfGen(const DlqItem& item, std::function<void(absl::Stat
       }
     }
   }
-  Kick();  // a FIFO queue may be unblocked
+  Kick(item.key.topic);  // a FIFO queue may be unblocked
   if (c) {
     c->Arrive();
   } else {
@@ -171,27 +171,32 @@ void PopServiceImpl::AckIfGen(const DlqItem& item, std::function<void(absl::Stat
   }
 }
 
-void PopServiceImpl::Kick() {
-  {
-    std::lock_guard<std::mutex> l(wake_mu_);
-    kick_ = true;
-  }
-  wake_cv_.notify_all();
-}
-
-void PopServiceImpl::AddWaitingTopic(const std::string& topic, int delta) {
-  std::lock_guard<std::mutex> l(wake_mu_);
-  if ((waiting_[topic] += delta) <= 0) waiting_.erase(topic);
-}
-
-void PopServiceImpl::NotifyArrival(std::string_view topic, int32_t) {
+void PopServiceImpl::Kick(std::string_view topic) {
   {
     std::lock_guard<std::mutex> l(wake_mu_);
     if (waiting_.find(topic) == waiting_.end()) return;
-    kick_ = true;
+    kicked_.emplace(topic);
   }
   wake_cv_.notify_all();
 }
+
+void PopServiceImpl::AddWaiting(const std::string& topic, int delta, SteadyTime retry_at) {
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> l(wake_mu_);
+    if ((waiting_[topic] += delta) <= 0) waiting_.erase(topic);
+    if (delta > 0 && (computing_ || retry_at < planned_wake_)) wake = reschedule_ = true;
+  }
+  if (wake) wake_cv_.notify_all();
+}
+
+SteadyTime PopServiceImpl::RetryAt(const Outcome& out, SteadyTime deadline, int64_t now,
+                                   SteadyTime snow) {
+  if (out.next_visible_ms == INT64_MAX) return deadline;
+  return std::min(deadline, snow + std::chrono::milliseconds(out.next_visible_ms - now));
+}
+
+void PopServiceImpl::NotifyArrival(std::string_view topic, int32_t) { Kick(topic); }
 
 int64_t PopServiceImpl::InFlight(const std::string& group, const std::string& topic) const {
   std::lock_guard<std::mutex> l(mu_);
@@ -208,6 +213,7 @@ int64_t PopServiceImpl::InFlight(const std::string& group, const std::string& to
 // becomes visible; answers them at their deadline; snapshots the state every kSnapshotInterval.
 void PopServiceImpl::Run() {
   auto next_snapshot = std::chrono::steady_clock::now() + kSnapshotInterval;
+  std::set<std::string, std::less<>> kicked;
   while (true) {
     std::vector<CompletionPtr> ready;
     std::vector<DlqItem> dlq;
@@ -218,20 +224,23 @@ void PopServiceImpl::Run() {
       const int64_t now = NowMs();
       const SteadyTime snow = std::chrono::steady_clock::now();
       for (auto it = waiters_.begin(); it != waiters_.end();) {
+        if (snow < it->retry_at && !kicked.contains(it->req.topic)) {
+          wake = std::min(wake, it->retry_at);
+          ++it;
+          continue;
+        }
         Outcome out;
         TryPop(it->req, it->tags, now, &out);
         std::move(out.dlq.begin(), out.dlq.end(), std::back_inserter(dlq));
         if (!out.msgs.empty() || snow >= it->deadline) {
           ready.push_back(AnswerLocked(&out, std::move(it->done)));
-          AddWaitingTopic(it->req.topic, -1);
+          AddWaiting(it->req.topic, -1, SteadyTime::max());
           it = waiters_.erase(it);
           continue;
         }
         ready.push_back(JournalLocked(std::move(out.journal), [](absl::Status) {}));
-        wake = std::min(wake, it->deadline);
-        if (out.next_visible_ms != INT64_MAX) {
-          wake = std::min(wake, snow + std::chrono::milliseconds(out.next_visible_ms - now));
-        }
+        it->retry_at = RetryAt(out, it->deadline, now, snow);
+        wake = std::min(wake, it->retry_at);
         ++it;
       }
     }
@@ -243,9 +252,15 @@ void PopServiceImpl::Run() {
       wake = std::min(wake, next_snapshot);
     }
     std::unique_lock<std::mutex> w(wake_mu_);
-    wake_cv_.wait_until(w, wake, [this] { return kick_ || stop_thread_; });
+    planned_wake_ = wake;
+    computing_ = false;
+    wake_cv_.wait_until(w, wake,
+                        [this] { return !kicked_.empty() || reschedule_ || stop_thread_; });
     if (stop_thread_) return;
-    kick_ = false;
+    kicked.clear();
+    kicked.swap(kicked_);
+    reschedule_ = false;
+    computing_ = true;  // until planned_wake_ is set again, every new waiter reschedules
   }
 }
 

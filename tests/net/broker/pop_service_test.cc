@@ -1,5 +1,6 @@
 // PopService on a running broker: pop/ack, redelivery after the invisible time with a new handle,
 // invisible-time changes, the DLQ, FIFO, long polling, filters, and receipt-handle validation.
+#include <atomic>
 #include <thread>
 
 #include "net/broker/pop_state.h"
@@ -215,6 +216,32 @@ TEST_F(PopTest, StopAnswersWaitingPops) {
   auto r = f.get();
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->empty());
+}
+
+TEST_F(PopTest, WaitingPopsAreBounded) {
+  CreateTopic("TopicA", 1);
+  std::atomic<int> answered{0};
+  std::atomic<int> empty{0};
+  for (int i = 0; i < 10000; ++i) {
+    broker_->pop().PopAsync(Req(), Clock::now() + std::chrono::seconds(60), [&](auto r) {
+      if (r.ok() && r->empty()) ++empty;
+      ++answered;
+    });
+  }
+  EXPECT_EQ(answered.load(), 0);
+  const auto t0 = Clock::now();
+  EXPECT_TRUE(absl::IsResourceExhausted(Pop(Req(), std::chrono::seconds(60)).status()));
+  EXPECT_LT(Clock::now() - t0, std::chrono::seconds(10));
+  Send("TopicA", 0, "m");  // answers exactly one of them
+  const auto deadline = Clock::now() + std::chrono::seconds(20);
+  while (answered.load() == 0 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  EXPECT_EQ(answered.load(), 1);
+  EXPECT_EQ(broker_->pop().InFlight("G1", "TopicA"), 1);
+  broker_->Shutdown();  // answers the rest, empty
+  EXPECT_EQ(answered.load(), 10000);
+  EXPECT_EQ(empty.load(), 9999);
 }
 
 TEST_F(PopTest, TagFilterAndBadRequests) {
