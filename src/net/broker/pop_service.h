@@ -13,7 +13,9 @@
 // flight (so a message group, which producers keep in one queue, is consumed in order).
 //
 // Thread safety: every method may be called from any thread. Callbacks run on the service's own
-// thread or the caller's; they must not block.
+// thread, a store thread or the caller's; they must not block. Ack, ChangeInvisibleDuration and
+// ForwardToDeadLetter wait until their record is stored (under SYNC_FLUSH: flushed), so they must
+// not be called from a PopCallback.
 #pragma once
 
 #include <chrono>
@@ -73,8 +75,8 @@ class PopService {
   // invisible time ended and it was delivered again, which issued a new handle).
   virtual absl::Status Ack(const std::string& group, const std::string& topic,
                            const std::string& receipt_handle) = 0;
-  // Makes an in-flight delivery invisible for `invisible` from now; returns its new receipt
-  // handle (the old one is no longer valid). Same errors as Ack.
+  // Makes an in-flight delivery invisible for `invisible` from now (0: visible at once); returns
+  // its new receipt handle (the old one is no longer valid). Same errors as Ack.
   virtual absl::StatusOr<std::string> ChangeInvisibleDuration(
       const std::string& group, const std::string& topic, const std::string& receipt_handle,
       std::chrono::milliseconds invisible) = 0;

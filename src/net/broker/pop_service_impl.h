@@ -9,6 +9,11 @@
 // only the service thread's wake-up state; it is taken alone or after mu_, never before it, so the
 // store's dispatcher (NotifyArrival) never waits behind a pop that is reading the store.
 //
+// Waiting pops: the service thread retries a waiter when its topic is kicked (a message arrived,
+// or an ack / change / failed DLQ move may have made something visible) or at its retry_at (its
+// deadline, or when an in-flight delivery it could take becomes visible), so a new waiter or an
+// arrival costs one pass over the waiters, not one pop attempt per waiter.
+//
 // A consumer group new to a queue starts at its committed offset (ConsumerOffsetManager, e.g. of a
 // remoting consumer of the same group), else at the queue's min offset: messages sent before the
 // group's first pop are delivered. Acks move the committed offset to the lowest offset still in

@@ -52,8 +52,9 @@ absl::Status PopServiceImpl::Ack(const std::string& group, const std::string& to
 absl::StatusOr<std::string> PopServiceImpl::ChangeInvisibleDuration(
     const std::string& group, const std::string& topic, const std::string& receipt_handle,
     std::chrono::milliseconds invisible) {
-  if (invisible.count() <= 0 || invisible.count() > kMaxInvisibleMs) {
-    return absl::InvalidArgumentError("invisible duration must be within (0, 24h]");
+  // 0 makes it visible at once (a negative acknowledgement).
+  if (invisible.count() < 0 || invisible.count() > kMaxInvisibleMs) {
+    return absl::InvalidArgumentError("invisible duration must be within [0, 24h]");
   }
   std::promise<absl::Status> p;
   CompletionPtr c;

@@ -111,8 +111,17 @@ TEST_F(PopTest, ChangeInvisibleDurationExtendsAndReissuesTheHandle) {
   EXPECT_EQ((*back)[0].delivery_attempt, 2);
   EXPECT_TRUE(absl::IsInvalidArgument(
       broker_->pop()
-          .ChangeInvisibleDuration("G1", "TopicA", (*back)[0].receipt_handle, milliseconds(0))
+          .ChangeInvisibleDuration("G1", "TopicA", (*back)[0].receipt_handle, milliseconds(-1))
           .status()));
+  // 0: visible at once (a negative acknowledgement).
+  ASSERT_TRUE(
+      broker_->pop()
+          .ChangeInvisibleDuration("G1", "TopicA", (*back)[0].receipt_handle, milliseconds(0))
+          .ok());
+  auto third = Pop(Req());
+  ASSERT_TRUE(third.ok());
+  ASSERT_EQ(third->size(), 1u);
+  EXPECT_EQ((*third)[0].delivery_attempt, 3);
 }
 
 TEST_F(PopTest, MaxDeliveryAttemptsSendsToTheDlq) {
