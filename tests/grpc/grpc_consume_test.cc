@@ -133,6 +133,59 @@ TEST_F(GrpcTest, RemotingSentMessageIsReceivedOverGrpc) {
   EXPECT_EQ(Ack(got[0]).status().code(), v2::OK);
 }
 
+// zlib (remoting's compressed flag) or gzip (gRPC's GZIP encoding) of `s`.
+std::string Deflate(const std::string& s, bool gzip) {
+  z_stream z{};
+  EXPECT_EQ(deflateInit2(&z, 6, Z_DEFLATED, gzip ? 31 : 15, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  std::string out(deflateBound(&z, s.size()) + 32, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(s.data()));
+  z.avail_in = static_cast<uInt>(s.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+TEST_F(GrpcTest, CompressedBodiesCrossBothWaysInflated) {
+  const std::string text(5000, 'z');
+  // A remoting producer's zlib body (sysFlag COMPRESSED) reaches gRPC inflated.
+  ASSERT_EQ(RemotingSend(Deflate(text, false), "", sysflag::kCompressed).code,
+            remoting::response::kSuccess);
+  std::vector<v2::Message> got;
+  ASSERT_TRUE(WaitUntil([&] {
+    got = Messages(Receive(1, 30000, 1000));
+    return !got.empty();
+  }));
+  EXPECT_EQ(got[0].body(), text);
+  EXPECT_EQ(got[0].system_properties().body_encoding(), v2::IDENTITY);
+  EXPECT_EQ(got[0].system_properties().body_digest().checksum(), Crc(text));
+  EXPECT_EQ(Ack(got[0]).status().code(), v2::OK);
+
+  // A gRPC client's gzip body is stored inflated, so remoting consumers read it plainly.
+  v2::Message m = Msg(Deflate("gzip me", true));
+  m.mutable_system_properties()->set_body_encoding(v2::GZIP);
+  ASSERT_EQ(Send({m}).status().code(), v2::OK);
+  ASSERT_TRUE(WaitUntil([&] { return TopicCount() == 2; }));
+  bool seen = false;
+  for (int q = 0; q < 4; ++q) {
+    std::string keep;
+    for (const auto& v : RemotingPull(q, &keep)) {
+      if (v.Property(kPropertyUniqKey) == m.system_properties().message_id()) {
+        seen = true;
+        EXPECT_EQ(v.body, "gzip me");
+        EXPECT_EQ(v.sys_flag & sysflag::kCompressed, 0);
+      }
+    }
+  }
+  EXPECT_TRUE(seen);
+  // Corrupt gzip is refused.
+  m = Msg("not gzip at all");
+  m.mutable_system_properties()->set_body_encoding(v2::GZIP);
+  EXPECT_EQ(Send({m}).status().code(), v2::MESSAGE_CORRUPTED);
+}
+
 TEST_F(GrpcTest, ConsumerBadInput) {
   v2::Message fake = Msg("x");
   fake.mutable_system_properties()->set_receipt_handle("not a receipt handle");

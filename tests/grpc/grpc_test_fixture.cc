@@ -179,15 +179,15 @@ std::vector<MessageView> GrpcTest::RemotingPull(int queue_id, std::string* keep)
   return out;
 }
 
-remoting::RemotingCommand GrpcTest::RemotingSend(const std::string& body,
-                                                 const std::string& props) {
+remoting::RemotingCommand GrpcTest::RemotingSend(const std::string& body, const std::string& props,
+                                                 int sys_flag) {
   auto req = remoting::RemotingCommand::Request(remoting::request::kSendMessageV2);
   req.Set("a", "RemotingProducer");
   req.Set("b", kTopic);
   req.Set("c", "TBW102");
   req.Set("d", "4");
   req.Set("e", "1");
-  req.Set("f", "0");
+  req.Set("f", fmt::format("{}", sys_flag));
   req.Set("g", fmt::format("{}", NowMs()));
   req.Set("h", "0");
   req.Set("i", props);

@@ -58,7 +58,8 @@ class GrpcTest : public ::testing::Test {
   std::vector<MessageView> RemotingPull(int queue_id, std::string* keep);
   // Sum of the max offsets of kTopic's queues (messages dispatched to it).
   int64_t TopicCount();
-  remoting::RemotingCommand RemotingSend(const std::string& body, const std::string& props);
+  remoting::RemotingCommand RemotingSend(const std::string& body, const std::string& props,
+                                         int sys_flag = 0);
 
   stele::testing::TempDir dir_;
   std::unique_ptr<broker::BrokerController> broker_;

@@ -76,6 +76,35 @@ std::string HostOnly(const HostAddress& h) {
 
 }  // namespace
 
+absl::StatusOr<std::string> Inflate(std::string_view in, size_t max_out) {
+  z_stream z{};
+  if (inflateInit2(&z, 15 + 32) != Z_OK) {  // 15 + 32: zlib or gzip header, detected
+    return absl::InternalError("zlib inflateInit2 failed");
+  }
+  std::string out;
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  int rc = Z_OK;
+  while (rc != Z_STREAM_END) {
+    if (out.size() >= max_out + 1) break;
+    const size_t old = out.size();
+    out.resize(std::min(max_out + 1, std::max<size_t>(old * 2, 4096)));
+    z.next_out = reinterpret_cast<Bytef*>(out.data() + old);
+    z.avail_out = static_cast<uInt>(out.size() - old);
+    rc = inflate(&z, Z_NO_FLUSH);
+    out.resize(out.size() - z.avail_out);
+    if (rc != Z_OK && rc != Z_STREAM_END) break;
+  }
+  inflateEnd(&z);
+  if (rc != Z_STREAM_END) {
+    if (out.size() > max_out) {
+      return absl::OutOfRangeError(fmt::format("inflates to more than {} bytes", max_out));
+    }
+    return absl::DataLossError("the compressed body is corrupt or truncated");
+  }
+  return out;
+}
+
 absl::Status Error(v2::Code code, std::string_view message) {
   absl::Status s(absl::StatusCode::kFailedPrecondition,
                  absl::string_view(message.data(), message.size()));
@@ -221,8 +250,18 @@ absl::Status ToOutgoing(const v2::Message& in, const SendLimits& limits, broker:
   if (!sp.born_host().empty() && !HasSeparator(sp.born_host())) {
     p.Set(kPropBornHostName, sp.born_host());
   }
-  m->body = in.body();
-  if (sp.body_encoding() == v2::GZIP) m->sys_flag |= sysflag::kCompressed;
+  if (sp.body_encoding() == v2::GZIP) {
+    // Stored inflated: remoting clients expect zlib, not gzip, behind the compressed flag.
+    auto plain = Inflate(in.body(), limits.max_body_size);
+    if (absl::IsOutOfRange(plain.status())) {
+      return Error(v2::MESSAGE_BODY_TOO_LARGE,
+                   fmt::format("the gzip body {}", broker::StatusMessage(plain.status())));
+    }
+    if (!plain.ok()) return Error(v2::MESSAGE_CORRUPTED, broker::StatusMessage(plain.status()));
+    m->body = *std::move(plain);
+  } else {
+    m->body = in.body();
+  }
   m->born_timestamp = sp.has_born_timestamp() ? ToMillis(sp.born_timestamp()) : NowMillis();
 
   v2::MessageType t = sp.message_type();
@@ -282,7 +321,14 @@ std::string MessageId(const MessageView& v) {
 
 void ToProtoMessage(const MessageView& v, const v2::Resource& topic, v2::Message* out) {
   *out->mutable_topic() = topic;
+  // Remoting producers compress large bodies (zlib); gRPC clients only know gzip, so deliver them
+  // inflated. A body that does not inflate goes out as stored.
   out->set_body(std::string(v.body));
+  if (v.sys_flag & sysflag::kCompressed) {
+    if (auto plain = Inflate(v.body, kMaxInflatedBody); plain.ok()) {
+      out->set_body(*std::move(plain));
+    }
+  }
   v2::SystemProperties* sp = out->mutable_system_properties();
   // Walk the properties once: system ones map to fields, the rest are the user's.
   for (std::string_view rest = v.properties; !rest.empty();) {
@@ -312,10 +358,11 @@ void ToProtoMessage(const MessageView& v, const v2::Resource& topic, v2::Message
   }
   sp->set_message_id(MessageId(v));
   sp->mutable_body_digest()->set_type(v2::CRC32);
+  const std::string& body = out->body();
   const uint32_t crc = static_cast<uint32_t>(
-      crc32(0, reinterpret_cast<const Bytef*>(v.body.data()), static_cast<uInt>(v.body.size())));
+      crc32(0, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size())));
   sp->mutable_body_digest()->set_checksum(std::to_string(crc));
-  sp->set_body_encoding((v.sys_flag & sysflag::kCompressed) ? v2::GZIP : v2::IDENTITY);
+  sp->set_body_encoding(v2::IDENTITY);
   const int32_t tx = v.sys_flag & sysflag::kTransactionMask;
   sp->set_message_type(tx == sysflag::kTransactionCommitType ? v2::TRANSACTION
                        : sp->has_message_group()             ? v2::FIFO

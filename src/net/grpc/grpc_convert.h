@@ -3,6 +3,8 @@
 // RocketMQ's proxy uses, so a message sent over gRPC reads the same over remoting and back:
 // tag <-> TAGS, keys <-> KEYS (space-joined), message_id <-> UNIQ_KEY, message_group <->
 // __SHARDINGKEY, delivery_timestamp <-> TIMER_DELIVER_MS; user properties are stored as they are.
+// Bodies are stored and delivered uncompressed (gzip from gRPC clients is inflated before it is
+// stored; zlib-compressed bodies of remoting producers are inflated on delivery).
 //
 // Thread safety: stateless functions.
 #pragma once
@@ -72,6 +74,11 @@ std::string MessageId(const MessageView& v);
 // A stored message as the protocol delivers it (no receipt handle or attempt: the caller adds
 // what the delivery knows). `topic` is the resource the client named.
 void ToProtoMessage(const MessageView& v, const v2::Resource& topic, v2::Message* out);
+
+// zlib or gzip data inflated; OutOfRange past `max_out` bytes, DataLoss if corrupt.
+absl::StatusOr<std::string> Inflate(std::string_view in, size_t max_out);
+// The most a stored compressed body is inflated to for delivery.
+inline constexpr size_t kMaxInflatedBody = 64 << 20;
 
 // A stable hash of a message group, to keep one group in one queue across restarts.
 uint32_t GroupHash(std::string_view group);
