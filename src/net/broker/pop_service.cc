@@ -42,7 +42,9 @@ absl::Status PopServiceImpl::Validate(PopRequest* req, std::vector<std::string>*
       !(IsRetryTopic(req->topic) && ValidateInternalTopic(req->topic).ok())) {
     return absl::InvalidArgumentError(fmt::format("invalid topic {}", ShortForMessage(req->topic)));
   }
-  if (IsSystemTopic(req->topic)) {
+  // Topics only the broker writes (schedule, transaction half/op, rmq_sys_*: this service's
+  // journal among them). The benchmark and trace topics may be consumed, as with PULL_MESSAGE.
+  if (IsNotAllowedSendTopic(req->topic) || req->topic.starts_with(kSystemTopicPrefix)) {
     return absl::InvalidArgumentError(
         fmt::format("topic {} is a system topic", ShortForMessage(req->topic)));
   }

@@ -273,6 +273,7 @@ TEST_F(PopTest, TagFilterAndBadRequests) {
   EXPECT_TRUE(absl::IsInvalidArgument(status(req)));
   EXPECT_TRUE(absl::IsNotFound(status(Req("NoSuchTopic"))));
   EXPECT_TRUE(absl::IsInvalidArgument(status(Req(std::string(kPopStateTopic)))));
+  EXPECT_TRUE(absl::IsInvalidArgument(status(Req("SCHEDULE_TOPIC_XXXX"))));
   EXPECT_TRUE(absl::IsInvalidArgument(status(Req("bad/topic"))));
   req = Req();
   req.queue_id = 1;  // the topic has one queue
