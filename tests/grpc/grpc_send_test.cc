@@ -234,5 +234,46 @@ TEST_F(GrpcTest, TransactionCommitThroughEndTransaction) {
   EXPECT_TRUE(WaitUntil([&] { return TopicCount() == 1; }));
 }
 
+TEST_F(GrpcTest, OrphanedTransactionIsRecoveredThroughTelemetry) {
+  // A producer with a Telemetry stream publishing kTopic.
+  auto tctx = Ctx("tx-producer", std::chrono::seconds(60));
+  auto stream = stub_->Telemetry(tctx.get());
+  v2::TelemetryCommand cmd;
+  cmd.mutable_settings()->set_client_type(v2::PRODUCER);
+  *cmd.mutable_settings()->mutable_publishing()->add_topics() = Res(kTopic);
+  ASSERT_TRUE(stream->Write(cmd));
+  v2::TelemetryCommand in;
+  ASSERT_TRUE(stream->Read(&in));
+  ASSERT_TRUE(in.has_settings());
+
+  // A half message nobody ends: the broker asks the producer on its stream.
+  v2::Message m = Msg("orphan");
+  m.mutable_system_properties()->set_message_type(v2::TRANSACTION);
+  ASSERT_EQ(Send({m}).status().code(), v2::OK);
+  ASSERT_TRUE(stream->Read(&in));
+  ASSERT_TRUE(in.has_recover_orphaned_transaction_command());
+  const auto& rc = in.recover_orphaned_transaction_command();
+  EXPECT_EQ(rc.message().topic().name(), kTopic);
+  EXPECT_EQ(rc.message().system_properties().message_id(), m.system_properties().message_id());
+  EXPECT_EQ(rc.message().body(), "orphan");
+  EXPECT_EQ(TopicCount(), 0);
+
+  // The producer's answer commits it.
+  v2::EndTransactionRequest req;
+  *req.mutable_topic() = Res(kTopic);
+  req.set_message_id(m.system_properties().message_id());
+  req.set_transaction_id(rc.transaction_id());
+  req.set_resolution(v2::COMMIT);
+  req.set_source(v2::SOURCE_SERVER_CHECK);
+  v2::EndTransactionResponse er;
+  auto ctx = Ctx("tx-producer");
+  ASSERT_TRUE(stub_->EndTransaction(ctx.get(), req, &er).ok());
+  EXPECT_EQ(er.status().code(), v2::OK) << er.status().message();
+  EXPECT_TRUE(WaitUntil([&] { return TopicCount() == 1; }));
+  stream->WritesDone();
+  tctx->TryCancel();
+  stream->Finish();
+}
+
 }  // namespace
 }  // namespace stele::rpc::testing

@@ -36,6 +36,9 @@ void GrpcTest::SetUp() {
   c.auto_create_topic_enable = false;  // unknown topics stay unknown
   c.store = stele::testing::SmallOptions(dir_.path(), NewPosixFileSystem());
   c.store.max_message_size = kMaxMessageSize;
+  // Unresolved transactions are checked back quickly.
+  c.transaction_check_interval_ms = 100;
+  c.transaction_timeout_ms = 300;
   const absl::Status fin = c.Finalize();
   ASSERT_TRUE(fin.ok()) << fin;
   auto b = broker::BrokerController::Create(std::move(c));

@@ -110,6 +110,13 @@ class TransactionService {
   // Check passes completed since Start.
   int64_t passes() const { return passes_.load(); }
 
+  // Another way to reach producers (the gRPC endpoint's Telemetry streams): called on the
+  // service's thread with the check copy of a half whose producer group has no connected remoting
+  // producer (or that names none); returns true if it asked a producer. A null hook removes it;
+  // SetCheckHook waits for a running call, so after SetCheckHook(nullptr) the old hook is unused.
+  using CheckHook = std::function<bool(const MessageView& copy)>;
+  void SetCheckHook(CheckHook hook);
+
  private:
   enum class Outcome { kDone, kNotDue, kFailed };
   void Run();
@@ -128,6 +135,8 @@ class TransactionService {
   BrokerController& b_;
 
   std::mutex mu_;
+  std::mutex hook_mu_;
+  CheckHook hook_;  // guarded by hook_mu_
   std::condition_variable cv_;
   bool stop_ = false;     // guarded by mu_
   bool started_ = false;  // guarded by mu_

@@ -72,17 +72,25 @@ class ReceiveReactor final : public grpc::ServerWriteReactor<v2::ReceiveMessageR
   }
 
   void OnWriteDone(bool ok) override {
-    std::lock_guard<std::mutex> l(state_->mu);
-    if (!ok || ++next_ >= out_.size()) {
-      FinishOnce(grpc::Status::OK);
-      return;
+    {
+      std::lock_guard<std::mutex> l(state_->mu);
+      if (ok && ++next_ < out_.size()) {
+        StartWrite(&out_[next_]);
+        return;
+      }
+      if (!ShouldFinishLocked()) return;
     }
-    StartWrite(&out_[next_]);
+    Finish(grpc::Status::OK);  // outside the mutex: OnDone may follow at once
   }
 
   void OnCancel() override {
-    std::lock_guard<std::mutex> l(state_->mu);
-    if (waiting_) FinishOnce(grpc::Status::CANCELLED);  // a pending write ends by itself
+    {
+      std::lock_guard<std::mutex> l(state_->mu);
+      // While a write is pending, its OnWriteDone(false) finishes the call.
+      if (!waiting_ || !ShouldFinishLocked()) return;
+      waiting_ = false;  // the pop's late answer is dropped
+    }
+    Finish(grpc::Status::CANCELLED);
   }
 
   void OnDone() override {
@@ -179,10 +187,10 @@ class ReceiveReactor final : public grpc::ServerWriteReactor<v2::ReceiveMessageR
     StartWrite(&out_[0]);
   }
 
-  void FinishOnce(const grpc::Status& s) {
-    if (finished_) return;
+  bool ShouldFinishLocked() {
+    if (finished_) return false;
     finished_ = true;
-    Finish(s);
+    return true;
   }
 
   std::shared_ptr<State> state_;

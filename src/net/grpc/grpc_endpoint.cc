@@ -4,10 +4,14 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <deque>
+#include <mutex>
+
 #include "common/logging.h"
 #include "fmt/format.h"
 #include "net/broker/broker_controller.h"
 #include "net/broker/state/names.h"
+#include "net/broker/transaction_service.h"
 #include "net/grpc/grpc_service.h"
 
 namespace stele::rpc {
@@ -39,6 +43,8 @@ absl::Status GrpcEndpoint::Start(int port) {
   }
   port_ = bound;
   service_->set_port(bound);
+  broker_.transactions().SetCheckHook(
+      [svc = service_.get()](const MessageView& copy) { return svc->RecoverOrphan(copy); });
   log::Info("gRPC endpoint (apache.rocketmq.v2.MessagingService) listening on {}:{}",
             options_.bind_address, bound);
   return absl::OkStatus();
@@ -46,6 +52,7 @@ absl::Status GrpcEndpoint::Start(int port) {
 
 void GrpcEndpoint::Stop(int grace_ms) {
   if (server_ == nullptr) return;
+  broker_.transactions().SetCheckHook(nullptr);
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(grace_ms));
   server_->Wait();
   server_.reset();
@@ -228,65 +235,151 @@ grpc::ServerUnaryReactor* MessagingServiceImpl::NotifyClientTermination(
   return reactor;
 }
 
-namespace {
-
-// The Telemetry stream: read a command, answer client Settings with server Settings, read the
-// next. Strictly one operation at a time, so no locking is needed; the stream stays open until
-// the client ends it or the server shuts down.
-class TelemetryReactor final
+// The Telemetry stream: reads commands (answering client Settings with server Settings) while
+// writing what is queued (replies, server commands from other threads). It stays open until the
+// client ends it or the server shuts down. Registered with the service while open, so Push from
+// another thread happens under the service's mutex, which OnDone takes before deleting.
+class TelemetryStream final
     : public grpc::ServerBidiReactor<v2::TelemetryCommand, v2::TelemetryCommand> {
  public:
-  TelemetryReactor(MessagingServiceImpl& svc, grpc::CallbackServerContext* ctx) : svc_(svc) {
+  TelemetryStream(MessagingServiceImpl& svc, grpc::CallbackServerContext* ctx) : svc_(svc) {
     auto id = MessagingServiceImpl::ClientId(*ctx);
     if (!id.ok()) {
-      out_.Clear();
-      *out_.mutable_status() = ToProto(id.status());
       // Tell the client why, then end the stream.
-      StartWriteAndFinish(&out_, grpc::WriteOptions(), grpc::Status::OK);
+      *current_.mutable_status() = ToProto(id.status());
+      StartWriteAndFinish(&current_, grpc::WriteOptions(), grpc::Status::OK);
       return;
     }
     client_id_ = *id;
+    svc_.AddStream(client_id_, this);
+    registered_ = true;
     StartRead(&in_);
+  }
+
+  // Queues `cmd` for writing; false once the stream is ending.
+  bool Push(v2::TelemetryCommand cmd) {
+    std::lock_guard<std::mutex> l(mu_);
+    if (finished_ || write_failed_ || queue_.size() >= kMaxQueued) return false;
+    queue_.push_back(std::move(cmd));
+    if (!writing_) WriteNextLocked();
+    return true;
   }
 
   void OnReadDone(bool ok) override {
     if (!ok) {
-      Finish(grpc::Status::OK);
+      bool finish;
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        read_done_ = true;
+        finish = ShouldFinishLocked();
+      }
+      if (finish) Finish(grpc::Status::OK);
       return;
     }
-    if (!in_.has_settings()) {  // answers to server commands: nothing to do
-      StartRead(&in_);
-      return;
-    }
-    out_.Clear();
-    absl::Status s = svc_.RememberSettings(client_id_, in_.settings());
-    *out_.mutable_status() = ToProto(s);
-    if (s.ok()) *out_.mutable_settings() = svc_.ServerSettings(in_.settings());
-    StartWrite(&out_);
-  }
-
-  void OnWriteDone(bool ok) override {
-    if (!ok) {
-      Finish(grpc::Status::OK);
-      return;
+    if (in_.has_settings()) {  // other commands answer server commands: nothing to do
+      v2::TelemetryCommand out;
+      absl::Status s = svc_.RememberSettings(client_id_, in_.settings());
+      *out.mutable_status() = ToProto(s);
+      if (s.ok()) *out.mutable_settings() = svc_.ServerSettings(in_.settings());
+      Push(std::move(out));
     }
     StartRead(&in_);
   }
 
-  void OnDone() override { delete this; }
+  void OnWriteDone(bool ok) override {
+    bool finish;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      writing_ = false;
+      if (!ok) {
+        write_failed_ = true;
+        queue_.clear();
+      } else if (!queue_.empty()) {
+        WriteNextLocked();
+        return;
+      }
+      finish = ShouldFinishLocked();
+    }
+    if (finish) Finish(grpc::Status::OK);  // outside mu_: OnDone may follow at once
+  }
+
+  void OnDone() override {
+    if (registered_) svc_.RemoveStream(client_id_, this);
+    delete this;
+  }
 
  private:
+  static constexpr size_t kMaxQueued = 1024;
+
+  void WriteNextLocked() {
+    current_ = std::move(queue_.front());
+    queue_.pop_front();
+    writing_ = true;
+    StartWrite(&current_);
+  }
+  // True (once) when the client stopped sending and nothing is being written: time to Finish.
+  bool ShouldFinishLocked() {
+    if (!read_done_ || writing_ || finished_) return false;
+    finished_ = true;
+    return true;
+  }
+
   MessagingServiceImpl& svc_;
   std::string client_id_;
-  v2::TelemetryCommand in_;
-  v2::TelemetryCommand out_;
+  bool registered_ = false;
+  v2::TelemetryCommand in_;  // read side only
+  std::mutex mu_;
+  std::deque<v2::TelemetryCommand> queue_;  // guarded by mu_
+  v2::TelemetryCommand current_;            // being written
+  bool writing_ = false;                    // guarded by mu_
+  bool read_done_ = false;                  // guarded by mu_
+  bool write_failed_ = false;               // guarded by mu_
+  bool finished_ = false;                   // guarded by mu_
 };
 
-}  // namespace
+void MessagingServiceImpl::AddStream(const std::string& client_id, TelemetryStream* s) {
+  std::lock_guard<std::mutex> l(mu_);
+  streams_[client_id] = s;
+}
+
+void MessagingServiceImpl::RemoveStream(const std::string& client_id, TelemetryStream* s) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = streams_.find(client_id);
+  if (it != streams_.end() && it->second == s) streams_.erase(it);
+}
+
+bool MessagingServiceImpl::RecoverOrphan(const MessageView& copy) {
+  const std::string real_topic(copy.Property(broker::kPropRealTopic).value_or(""));
+  v2::TelemetryCommand cmd;
+  auto* rc = cmd.mutable_recover_orphaned_transaction_command();
+  v2::Resource topic;
+  // A namespaced topic is stored as "namespace%name".
+  if (const size_t pct = real_topic.find('%'); pct != std::string::npos) {
+    topic.set_resource_namespace(real_topic.substr(0, pct));
+    topic.set_name(real_topic.substr(pct + 1));
+  } else {
+    topic.set_name(real_topic);
+  }
+  ToProtoMessage(copy, topic, rc->mutable_message());
+  rc->mutable_message()->mutable_system_properties()->set_message_type(v2::TRANSACTION);
+  rc->set_transaction_id(fmt::format("{}.{}", copy.physical_offset, copy.queue_offset));
+  std::lock_guard<std::mutex> l(mu_);
+  // A producer that publishes the topic, else any producer.
+  TelemetryStream* any = nullptr;
+  for (const auto& [id, stream] : streams_) {
+    auto c = clients_.find(id);
+    if (c == clients_.end() || c->second.client_type() != v2::PRODUCER) continue;
+    for (const v2::Resource& t : c->second.publishing().topics()) {
+      if (FullName(t) == real_topic && stream->Push(cmd)) return true;
+    }
+    if (any == nullptr) any = stream;
+  }
+  return any != nullptr && any->Push(std::move(cmd));
+}
 
 grpc::ServerBidiReactor<v2::TelemetryCommand, v2::TelemetryCommand>*
 MessagingServiceImpl::Telemetry(grpc::CallbackServerContext* ctx) {
-  return new TelemetryReactor(*this, ctx);
+  return new TelemetryStream(*this, ctx);
 }
 
 }  // namespace stele::rpc

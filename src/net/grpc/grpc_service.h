@@ -26,6 +26,8 @@ class BrokerController;
 
 namespace stele::rpc {
 
+class TelemetryStream;
+
 class MessagingServiceImpl final : public v2::MessagingService::CallbackService {
  public:
   MessagingServiceImpl(broker::BrokerController& b, const GrpcOptions& options)
@@ -80,6 +82,14 @@ class MessagingServiceImpl final : public v2::MessagingService::CallbackService 
   // The Settings the server answers a client's Settings with.
   v2::Settings ServerSettings(const v2::Settings& client) const;
 
+  // Telemetry streams by client id (the newest per client), to send server commands on.
+  void AddStream(const std::string& client_id, TelemetryStream* s);
+  void RemoveStream(const std::string& client_id, TelemetryStream* s);
+  // Asks a producer on a Telemetry stream (one publishing the half's real topic if any) to resolve
+  // the transaction of a half message's check copy (RecoverOrphanedTransactionCommand). False if
+  // no producer stream is open. TransactionService's check hook.
+  bool RecoverOrphan(const MessageView& copy);
+
   // Fills a route/assignment queue's broker with our endpoints (echoing `dialled` if it names
   // any: the client compares endpoints by the address it dialled).
   void FillBroker(const v2::Endpoints* dialled, v2::Broker* out) const;
@@ -92,7 +102,8 @@ class MessagingServiceImpl final : public v2::MessagingService::CallbackService 
   const GrpcOptions options_;
   int port_ = 0;
   mutable std::mutex mu_;
-  std::map<std::string, v2::Settings> clients_;  // guarded by mu_
+  std::map<std::string, v2::Settings> clients_;      // guarded by mu_
+  std::map<std::string, TelemetryStream*> streams_;  // guarded by mu_
 };
 
 }  // namespace stele::rpc
