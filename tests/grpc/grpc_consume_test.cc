@@ -108,6 +108,34 @@ TEST_F(GrpcTest, ChangeInvisibleDurationRedeliversSooner) {
   EXPECT_EQ(Ack(again[0]).status().code(), v2::OK);
 }
 
+TEST_F(GrpcTest, ForwardToDeadLetterQueue) {
+  v2::Message m = Msg("poison");
+  ASSERT_EQ(Send({m}).status().code(), v2::OK);
+  std::vector<v2::Message> got;
+  ASSERT_TRUE(WaitUntil([&] {
+    got = Messages(Receive(1, 30000, 1000));
+    return !got.empty();
+  }));
+  v2::ForwardMessageToDeadLetterQueueRequest req;
+  *req.mutable_group() = Res(kGroup);
+  *req.mutable_topic() = Res(kTopic);
+  req.set_receipt_handle(got[0].system_properties().receipt_handle());
+  req.set_message_id(got[0].system_properties().message_id());
+  req.set_delivery_attempt(1);
+  req.set_max_delivery_attempts(1);
+  v2::ForwardMessageToDeadLetterQueueResponse resp;
+  auto ctx = Ctx();
+  ASSERT_TRUE(stub_->ForwardMessageToDeadLetterQueue(ctx.get(), req, &resp).ok());
+  EXPECT_EQ(resp.status().code(), v2::OK) << resp.status().message();
+  const std::string dlq = fmt::format("%DLQ%{}", kGroup);
+  EXPECT_TRUE(WaitUntil([&] { return broker_->store().MaxQueueOffset(dlq, 0) == 1; }));
+  // Forwarded means acked: the handle is spent and nothing comes back.
+  EXPECT_EQ(Ack(got[0]).status().code(), v2::INVALID_RECEIPT_HANDLE);
+  ctx = Ctx();
+  ASSERT_TRUE(stub_->ForwardMessageToDeadLetterQueue(ctx.get(), req, &resp).ok());
+  EXPECT_EQ(resp.status().code(), v2::INVALID_RECEIPT_HANDLE);
+}
+
 TEST_F(GrpcTest, RemotingSentMessageIsReceivedOverGrpc) {
   std::string props;
   AppendProperty(&props, kPropertyTags, "RTag");
