@@ -1,5 +1,9 @@
 // Routes, sessions and sends over gRPC: QueryRoute, Heartbeat, Telemetry settings, SendMessage
 // (normal, batch, FIFO, delay, transaction), the mapping to remoting both ways, and bad input.
+#include <grpcpp/generic/generic_stub.h>
+
+#include <condition_variable>
+#include <mutex>
 #include <set>
 
 #include "fmt/format.h"
@@ -193,6 +197,33 @@ TEST_F(GrpcTest, SendBadInput) {
   ASSERT_EQ(Send({Msg("marker")}).status().code(), v2::OK);
   ASSERT_TRUE(WaitUntil([&] { return TopicCount() >= 1; }));
   EXPECT_EQ(TopicCount(), 1);
+}
+
+// Bytes that are not a valid SendMessageRequest (a length-delimited field running past the end,
+// then a wrong wire type) are refused by the protobuf layer; the endpoint keeps serving.
+TEST_F(GrpcTest, MalformedProtobufIsRefusedAndTheEndpointKeepsServing) {
+  grpc::GenericStub generic(channel_);
+  for (const std::string& junk : {std::string("\x0a\xff\xff\xff\x0f", 5),
+                                  std::string("\x0f\x01\x02"), std::string(64, '\xff')}) {
+    grpc::Slice slice(junk);
+    grpc::ByteBuffer req(&slice, 1), resp;
+    auto ctx = Ctx();
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    grpc::Status status;
+    generic.UnaryCall(ctx.get(), "/apache.rocketmq.v2.MessagingService/SendMessage",
+                      grpc::StubOptions(), &req, &resp, [&](grpc::Status s) {
+                        std::lock_guard<std::mutex> l(mu);
+                        status = s;
+                        done = true;
+                        cv.notify_all();
+                      });
+    std::unique_lock<std::mutex> l(mu);
+    ASSERT_TRUE(cv.wait_for(l, std::chrono::seconds(10), [&] { return done; }));
+    EXPECT_FALSE(status.ok());
+  }
+  EXPECT_EQ(Send({Msg("still serving")}).status().code(), v2::OK);
 }
 
 TEST_F(GrpcTest, DelayMatchingALevelGoesToTheScheduleTopic) {
