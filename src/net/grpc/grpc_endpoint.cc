@@ -114,9 +114,11 @@ v2::Settings MessagingServiceImpl::ServerSettings(const v2::Settings& client) co
     s.mutable_publishing()->set_validate_message_type(true);
   } else {
     int retries = 16;
+    bool orderly = false;  // the group's consumeMessageOrderly makes the subscription FIFO
     if (client.has_subscription() && client.subscription().has_group()) {
       if (auto g = b_.groups().Find(FullName(client.subscription().group()))) {
         retries = g->retry_max_times;
+        orderly = g->consume_message_orderly;
       }
     }
     rp->set_max_attempts(retries + 1);
@@ -125,7 +127,7 @@ v2::Settings MessagingServiceImpl::ServerSettings(const v2::Settings& client) co
     SetMillis(e->mutable_max(), 7200 * 1000);
     e->set_multiplier(2);
     v2::Subscription* sub = s.mutable_subscription();
-    if (!sub->has_fifo()) sub->set_fifo(false);
+    sub->set_fifo(orderly || sub->fifo());
     sub->set_receive_batch_size(32);
     SetMillis(sub->mutable_long_polling_timeout(), 20000);
   }
