@@ -94,6 +94,14 @@ TEST_F(GrpcTest, TelemetryAnswersSettingsAndHeartbeatKnowsTheClient) {
   ASSERT_TRUE(stream->WritesDone());
   EXPECT_FALSE(stream->Read(&reply));
   EXPECT_TRUE(stream->Finish().ok());
+  // Its last stream closed: the settings are forgotten.
+  hb.clear_client_type();
+  hb.clear_group();
+  EXPECT_TRUE(WaitUntil([&] {
+    auto c = Ctx("telemetry-client");
+    return stub_->Heartbeat(c.get(), hb, &hr).ok() &&
+           hr.status().code() == v2::UNRECOGNIZED_CLIENT_TYPE;
+  }));
 }
 
 TEST_F(GrpcTest, SendNormalIsPullableOverRemotingWithTagKeysAndId) {

@@ -347,7 +347,12 @@ void MessagingServiceImpl::AddStream(const std::string& client_id, TelemetryStre
 void MessagingServiceImpl::RemoveStream(const std::string& client_id, TelemetryStream* s) {
   std::lock_guard<std::mutex> l(mu_);
   auto it = streams_.find(client_id);
-  if (it != streams_.end() && it->second == s) streams_.erase(it);
+  if (it != streams_.end() && it->second == s) {
+    streams_.erase(it);
+    // Its settings go with its last stream (a live client reopens one and resends them), so
+    // clients that vanish without NotifyClientTermination do not fill the table.
+    clients_.erase(client_id);
+  }
 }
 
 bool MessagingServiceImpl::RecoverOrphan(const MessageView& copy) {

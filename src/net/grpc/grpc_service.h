@@ -5,7 +5,8 @@
 // (send, end transaction) and grpc_consume.cc (receive, ack, invisible time, DLQ, assignment).
 //
 // Every call must carry the x-mq-client-id metadata (CLIENT_ID_REQUIRED otherwise). Per-client
-// state is the Settings the client sent on its Telemetry stream, kept until it terminates.
+// state is the Settings the client sent on its Telemetry stream, kept until it terminates or its
+// last stream closes.
 //
 // Thread safety: handlers run on grpc's threads; the client table is guarded by a mutex.
 #pragma once
