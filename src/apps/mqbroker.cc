@@ -4,7 +4,8 @@
 //
 // -c reads RocketMQ's broker.conf keys; -n (or NAMESRV_ADDR) overrides namesrvAddr; -p prints
 // the effective configuration and exits. SIGINT/SIGTERM stop it cleanly: unregister from the name
-// servers, stop serving, persist offsets, flush and checkpoint the store.
+// servers, stop serving, persist offsets, flush and checkpoint the store. With grpcServerPort
+// (default 8081; 0 disables) the broker also serves RocketMQ 5.x gRPC clients on that port.
 #include <malloc.h>
 #include <signal.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include "fmt/format.h"
 #include "net/broker/broker_controller.h"
 #include "net/broker/state/json_file.h"
+#include "net/grpc/grpc_endpoint.h"
 
 namespace {
 
@@ -108,12 +110,25 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "mqbroker: cannot start: %s\n", std::string(s.message()).c_str());
     return 1;
   }
+  // The gRPC endpoint starts after the broker (it serves from the broker's store and topics) and
+  // stops before it.
+  std::unique_ptr<rpc::GrpcEndpoint> grpc;
+  if (const int port = (*broker)->config().grpc_server_port; port != 0) {
+    grpc = std::make_unique<rpc::GrpcEndpoint>(
+        **broker, rpc::GrpcOptions{.bind_address = (*broker)->config().bind_address});
+    if (absl::Status s = grpc->Start(port); !s.ok()) {
+      std::fprintf(stderr, "mqbroker: cannot start: %s\n", std::string(s.message()).c_str());
+      (*broker)->Shutdown();
+      return 1;
+    }
+  }
   log::Info("The broker[{}, {}] boot success. serializeType=JSON and name server is {}",
             (*broker)->config().broker_name, (*broker)->broker_addr(),
             names.empty() ? "(none)" : names);
   int sig = 0;
   sigwait(&stop, &sig);
   log::Info("signal {}: shutting down", sig);
+  if (grpc) grpc->Stop();
   (*broker)->Shutdown();
   log::Info("broker stopped cleanly");
   return 0;

@@ -8,6 +8,8 @@
 #include "fmt/format.h"
 #include "net/broker/delay_service.h"
 #include "net/broker/message_writer.h"
+#include "net/broker/pop_service.h"
+#include "net/broker/pop_state.h"
 #include "net/broker/pull_hold.h"
 #include "net/broker/state/names.h"
 #include "net/broker/timer_service.h"
@@ -48,6 +50,7 @@ absl::StatusOr<std::unique_ptr<BrokerController>> BrokerController::Create(Broke
   b->timer_ = std::make_unique<TimerService>(*b->store_, *b->writer_, c);
   STELE_RETURN_IF_ERROR(b->timer_->Load());
   b->transactions_ = std::make_unique<TransactionService>(*b);
+  STELE_ASSIGN_OR_RETURN(b->pop_, PopService::Create(*b));
 
   remoting::ServerOptions so;
   so.bind_address = c.bind_address;
@@ -85,11 +88,13 @@ absl::Status BrokerController::Start() {
     pull_hold_->Notify(topic, qid, max);
     if (topic == kScheduleTopic) delay_->Notify(qid + 1);
     if (topic == kTimerTopic) timer_->Notify();
+    pop_->NotifyArrival(topic, qid);
   });
   pull_hold_->Start();
   delay_->Start();
   timer_->Start();
   transactions_->Start();
+  STELE_RETURN_IF_ERROR(pop_->Start());
   STELE_RETURN_IF_ERROR(server_->Start());
   if (config_.listen_port == 0) broker_addr_ = fmt::format("{}:{}", config_.broker_ip1, port());
   server_->RunEvery(std::chrono::milliseconds(config_.flush_consumer_offset_interval_ms), [this] {
@@ -122,6 +127,7 @@ void BrokerController::Shutdown() {
   if (namesrv_client_) namesrv_client_->Shutdown();
   if (delay_) delay_->Stop();
   if (timer_) timer_->Stop();
+  if (pop_) pop_->Stop();  // answers its waiters; state is in the store and its snapshot
   if (transactions_) transactions_->Stop();  // commits its progress to offsets_, persisted next
   if (offsets_) {
     if (absl::Status s = offsets_->Persist(); !s.ok()) {
@@ -155,6 +161,10 @@ void BrokerController::NotifyConsumerIdsChanged(const std::string& group) {
 
 absl::StatusOr<TopicConfig> BrokerController::TopicForSend(const std::string& topic,
                                                            int queue_nums) {
+  // Written by the broker alone: a client's record there would be replayed as pop state.
+  if (topic == kPopStateTopic) {
+    return absl::PermissionDeniedError(fmt::format("topic {} is reserved", kPopStateTopic));
+  }
   if (auto t = topics_->Get(topic)) return *t;
   STELE_ASSIGN_OR_RETURN(TopicConfig t, topics_->AutoCreateForSend(topic, queue_nums));
   log::Info("auto-created topic {} with {} queues", topic, t.write_queue_nums);

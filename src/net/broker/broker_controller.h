@@ -34,6 +34,7 @@ class PullHoldService;
 class DelayService;
 class TimerService;
 class TransactionService;
+class PopService;
 class MessageWriter;
 
 class BrokerController {
@@ -61,6 +62,8 @@ class BrokerController {
   MessageWriter& writer() { return *writer_; }
   TransactionService& transactions() { return *transactions_; }
   TimerService& timers() { return *timer_; }
+  // RocketMQ 5.x pop consumption (the gRPC endpoint's Receive/Ack/ChangeInvisibleDuration).
+  PopService& pop() { return *pop_; }
   remoting::RemotingServer& server() { return *server_; }
 
   // Re-registers with every name server soon (after a topic change), without blocking.
@@ -92,6 +95,7 @@ class BrokerController {
   std::unique_ptr<DelayService> delay_;
   std::unique_ptr<TimerService> timer_;
   std::unique_ptr<TransactionService> transactions_;
+  std::unique_ptr<PopService> pop_;
   std::unique_ptr<remoting::RemotingServer> server_;
   std::unique_ptr<remoting::RemotingClient> namesrv_client_;
 

@@ -33,29 +33,9 @@ absl::StatusOr<EndTransactionHeader> ParseHeader(const RemotingCommand& req) {
   return h;
 }
 
-// Writes the op record for `half`, then replies `code` (or the op's failure).
-void PutOp(BrokerController& b, const MessageView& half, int32_t code, const Reply& reply) {
-  auto host = HostAddress::Parse(b.broker_addr());
-  b.writer().Put(OpMessage(half, host.ok() ? *host : HostAddress{}),
-                 [reply, code, offset = half.queue_offset](absl::StatusOr<AppendResult> r) {
-                   if (r.ok()) {
-                     reply(code);
-                     return;
-                   }
-                   // A commit was stored all the same; the half will be checked again.
-                   log::Warn("transactions: writing the op record for half {} failed: {}", offset,
-                             StatusMessage(r.status()));
-                   reply(PutFailureCode(r.status()), std::string(r.status().message()));
-                 });
-}
-
 void HandleEndTransaction(BrokerController& b, const ChannelPtr& ch, RemotingCommand req,
                           Reply reply) {
   STELE_FIELD_OR_REPLY(const EndTransactionHeader h, ParseHeader(req), reply);
-  if (b.config().broker_id != 0) {
-    reply(kSlaveNotAvailable, "Message store is slave mode, so end transaction is forbidden.");
-    return;
-  }
   if (h.from_transaction_check) {
     log::Debug("transactions: check answer {} for half {} from {}", h.commit_or_rollback,
                h.tran_state_table_offset, ch->remote_address());
@@ -69,39 +49,69 @@ void HandleEndTransaction(BrokerController& b, const ChannelPtr& ch, RemotingCom
     reply(kSystemError, fmt::format("commitOrRollback {} is not 0, 8 or 12", h.commit_or_rollback));
     return;
   }
-  auto rec = b.store().Read(h.commit_log_offset);
-  if (!rec.ok() || rec->offset != h.commit_log_offset || rec->msg.topic != kTransHalfTopic) {
-    reply(kSystemError, "Find prepared transaction message failed");
+  EndTransaction(b, h.producer_group, h.commit_log_offset, h.tran_state_table_offset, commit,
+                 [reply](int32_t code, std::string remark) { reply(code, std::move(remark)); });
+}
+
+// Writes the op record for `half`, then reports `code` (or the op's failure).
+void PutOp(BrokerController& b, const MessageView& half, int32_t code, const EndCallback& done) {
+  auto host = HostAddress::Parse(b.broker_addr());
+  b.writer().Put(OpMessage(half, host.ok() ? *host : HostAddress{}),
+                 [done, code, offset = half.queue_offset](absl::StatusOr<AppendResult> r) {
+                   if (r.ok()) {
+                     done(code, "");
+                     return;
+                   }
+                   // A commit was stored all the same; the half will be checked again.
+                   log::Warn("transactions: writing the op record for half {} failed: {}", offset,
+                             StatusMessage(r.status()));
+                   done(PutFailureCode(r.status()), std::string(r.status().message()));
+                 });
+}
+
+}  // namespace
+
+void EndTransaction(BrokerController& b, std::string_view producer_group, int64_t commit_log_offset,
+                    int64_t queue_offset, bool commit, EndCallback done) {
+  if (b.config().broker_id != 0) {
+    done(kSlaveNotAvailable, "Message store is slave mode, so end transaction is forbidden.");
+    return;
+  }
+  auto rec = b.store().Read(commit_log_offset);
+  if (!rec.ok() || rec->offset != commit_log_offset || rec->msg.topic != kTransHalfTopic) {
+    done(kSystemError, "Find prepared transaction message failed");
     return;
   }
   const MessageView& half = rec->msg;
   // RocketMQ's checkPrepareMessage.
-  if (auto g = half.Property(kPropProducerGroup); g && *g != h.producer_group) {
-    reply(kSystemError, "The producer group wrong");
+  if (auto g = half.Property(kPropProducerGroup);
+      g && !producer_group.empty() && *g != producer_group) {
+    done(kSystemError, "The producer group wrong");
     return;
   }
-  if (half.queue_offset != h.tran_state_table_offset) {
-    reply(kSystemError, "The transaction state table offset wrong");
+  if (half.queue_offset != queue_offset) {
+    done(kSystemError, "The transaction state table offset wrong");
     return;
   }
   if (!commit) {
-    PutOp(b, half, kSuccess, reply);
+    PutOp(b, half, kSuccess, done);
     return;
   }
   auto msg = CommittedMessage(half);
-  if (ReplyIfError(msg.status(), reply)) return;
+  if (!msg.ok()) {
+    done(kSystemError, std::string(msg.status().message()));
+    return;
+  }
   // `rec` pins the half's bytes until the op record is written.
-  b.writer().Put(*std::move(msg), [&b, rec = *rec, reply](absl::StatusOr<AppendResult> r) {
+  b.writer().Put(*std::move(msg), [&b, rec = *rec, done](absl::StatusOr<AppendResult> r) {
     if (!r.ok()) {
-      reply(PutFailureCode(r.status()), std::string(r.status().message()));
+      done(PutFailureCode(r.status()), std::string(r.status().message()));
       return;
     }
     // FLUSH_DISK_TIMEOUT is stored too: RocketMQ answers SUCCESS and writes the op record.
-    PutOp(b, rec.msg, kSuccess, reply);
+    PutOp(b, rec.msg, kSuccess, done);
   });
 }
-
-}  // namespace
 
 void RegisterTransactionProcessor(BrokerController& b) {
   b.server().Register(remoting::request::kEndTransaction, Bind(b, HandleEndTransaction));

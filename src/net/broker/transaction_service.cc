@@ -339,15 +339,28 @@ TransactionService::Outcome TransactionService::Resolve(const MessageView& half,
   return Outcome::kDone;
 }
 
+void TransactionService::SetCheckHook(CheckHook hook) {
+  std::lock_guard<std::mutex> l(hook_mu_);
+  hook_ = std::move(hook);
+}
+
 void TransactionService::SendCheck(const MessageView& copy) {
   auto group = copy.Property(kPropProducerGroup);
+  auto channel_id = group ? b_.producers().FindChannelOfGroup(*group) : std::nullopt;
+  remoting::ChannelPtr ch = channel_id ? b_.server().FindChannel(*channel_id) : nullptr;
+  if (ch == nullptr) {
+    std::lock_guard<std::mutex> l(hook_mu_);
+    if (hook_ && hook_(copy)) return;
+  }
   if (!group) {
-    log::Warn("transactions: half {} names no producer group (PGROUP); cannot check it",
-              copy.queue_offset);
+    if (ShouldWarn()) {
+      log::Warn(
+          "transactions: half {} names no producer group (PGROUP) and no gRPC producer "
+          "is connected to check it",
+          copy.queue_offset);
+    }
     return;
   }
-  auto channel_id = b_.producers().FindChannelOfGroup(*group);
-  remoting::ChannelPtr ch = channel_id ? b_.server().FindChannel(*channel_id) : nullptr;
   if (ch == nullptr) {
     if (ShouldWarn()) {
       log::Warn("transactions: no producer of group {} is connected to check half {}",

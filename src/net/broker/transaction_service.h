@@ -39,6 +39,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -71,6 +72,15 @@ OutgoingMessage OpMessage(const MessageView& half, const HostAddress& broker_hos
 // but with its real topic and queue, as RocketMQ's Broker2Client sends it.
 absl::StatusOr<std::string> CheckBody(const MessageView& half);
 
+// Ends the transaction of the half message at `commit_log_offset` (queue offset `queue_offset` in
+// the half queue), as END_TRANSACTION does: a commit stores the message in its real topic, then
+// the op record; a rollback stores the op record only. A non-empty `producer_group` must match
+// the half's PGROUP. `done` gets a remoting response code (SUCCESS, SYSTEM_ERROR when the half is
+// not found or does not match, a put failure code) and a remark; it may run on an engine thread.
+using EndCallback = std::function<void(int32_t code, std::string remark)>;
+void EndTransaction(BrokerController& b, std::string_view producer_group, int64_t commit_log_offset,
+                    int64_t queue_offset, bool commit, EndCallback done);
+
 class TransactionService {
  public:
   // Records read per store call.
@@ -100,6 +110,13 @@ class TransactionService {
   // Check passes completed since Start.
   int64_t passes() const { return passes_.load(); }
 
+  // Another way to reach producers (the gRPC endpoint's Telemetry streams): called on the
+  // service's thread with the check copy of a half whose producer group has no connected remoting
+  // producer (or that names none); returns true if it asked a producer. A null hook removes it;
+  // SetCheckHook waits for a running call, so after SetCheckHook(nullptr) the old hook is unused.
+  using CheckHook = std::function<bool(const MessageView& copy)>;
+  void SetCheckHook(CheckHook hook);
+
  private:
   enum class Outcome { kDone, kNotDue, kFailed };
   void Run();
@@ -118,6 +135,8 @@ class TransactionService {
   BrokerController& b_;
 
   std::mutex mu_;
+  std::mutex hook_mu_;
+  CheckHook hook_;  // guarded by hook_mu_
   std::condition_variable cv_;
   bool stop_ = false;     // guarded by mu_
   bool started_ = false;  // guarded by mu_

@@ -163,7 +163,7 @@ absl::Status BrokerConfig::Finalize() {
                                    register_name_server_period_ms, clamped));
     register_name_server_period_ms = clamped;
   }
-  if (grpc_server_port == listen_port) {
+  if (grpc_server_port != 0 && grpc_server_port == listen_port) {  // 0 = disabled / ephemeral
     return absl::InvalidArgumentError(
         fmt::format("grpcServerPort and listenPort are both {}", listen_port));
   }
