@@ -1,11 +1,12 @@
-// SQL92 subscriptions through the C++ client on an in-process cluster (two brokers): a lite pull
-// consumer with "a > 5 AND region = 'eu'" receives exactly the matching messages; push and lite
-// pull consumers get a clear error from Start()/Subscribe() when the brokers have
+// SQL92 subscriptions through the C++ client on an in-process cluster (two brokers): lite pull
+// and push consumers with "a > 5 AND region = 'eu'" receive exactly the matching messages; push
+// and lite pull consumers get a clear error from Start()/Subscribe() when the brokers have
 // enablePropertyFilter off; a malformed expression is refused by Subscribe() with the reason.
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
@@ -57,6 +58,35 @@ class Sql92ClientTest : public stele::testing::ClusterTest {
     return o;
   }
 
+  // Sends a = 1..10 with region eu, then a = 1..10 with region us (6..10 eu match kExpr), then
+  // a matching sentinel last in every queue: once a consumer has all of these, every queue has
+  // been filtered up to its end, so nothing else can still arrive. Returns the matching bodies.
+  std::multiset<std::string> SendAll() {
+    std::multiset<std::string> want;
+    for (int round = 0; round < 2; ++round) {
+      const std::string region = round == 0 ? "eu" : "us";
+      for (int a = 1; a <= 10; ++a) {
+        Message m{.topic = kTopic, .body = fmt::format("{}-{}", region, a), .tags = "T"};
+        m.properties["a"] = std::to_string(a);
+        m.properties["region"] = region;
+        auto r = producer_->Send(m);
+        EXPECT_TRUE(r.ok()) << r.status();
+        if (a > 5 && region == "eu") want.insert(m.body);
+      }
+    }
+    for (int b = 0; b < cluster_->broker_count(); ++b) {
+      for (int q = 0; q < 2; ++q) {
+        const MessageQueue mq{kTopic, cluster_->broker_name(b), q};
+        Message m{.topic = kTopic, .body = fmt::format("sentinel-{}", mq.ToString())};
+        m.properties = {{"a", "100"}, {"region", "eu"}};
+        auto r = producer_->Send(m, mq);
+        EXPECT_TRUE(r.ok()) << r.status();
+        want.insert(m.body);
+      }
+    }
+    return want;
+  }
+
   std::unique_ptr<Producer> producer_;
 };
 
@@ -66,41 +96,43 @@ class Sql92ClientDisabledTest : public Sql92ClientTest {
 };
 
 TEST_F(Sql92ClientTest, LitePullReceivesExactlyTheMatchingMessages) {
-  // a = 1..10 with region eu, then a = 1..10 with region us: 6..10 eu match.
-  std::set<std::string> want;
-  for (int round = 0; round < 2; ++round) {
-    const std::string region = round == 0 ? "eu" : "us";
-    for (int a = 1; a <= 10; ++a) {
-      Message m{.topic = kTopic, .body = fmt::format("{}-{}", region, a), .tags = "T"};
-      m.properties["a"] = std::to_string(a);
-      m.properties["region"] = region;
-      auto r = producer_->Send(m);
-      ASSERT_TRUE(r.ok()) << r.status();
-      if (a > 5 && region == "eu") want.insert(m.body);
-    }
-  }
   LitePullConsumer c(LiteOpts("CG_Sql"));
   ASSERT_TRUE(c.Subscribe(kTopic, kExpr, ExpressionType::kSql92).ok());
   ASSERT_TRUE(c.Start().ok());
-  // A matching sentinel last in every queue: once all are in, every queue has been filtered up
-  // to its end, so nothing else can still arrive.
-  auto queues = c.FetchMessageQueues(kTopic);
-  ASSERT_TRUE(queues.ok()) << queues.status();
-  ASSERT_EQ(queues->size(), 4u);
-  for (const MessageQueue& q : *queues) {
-    Message m{.topic = kTopic, .body = fmt::format("sentinel-{}", q.ToString())};
-    m.properties = {{"a", "100"}, {"region", "eu"}};
-    auto r = producer_->Send(m, q);
-    ASSERT_TRUE(r.ok()) << r.status();
-    want.insert(m.body);
-  }
+  const std::multiset<std::string> want = SendAll();
   std::multiset<std::string> got;
   const auto deadline = Clock::now() + 30s;
   while (got.size() < want.size() && Clock::now() < deadline) {
     for (const MessageExt& m : c.Poll(500ms)) got.insert(m.body);
   }
-  EXPECT_EQ(got, std::multiset<std::string>(want.begin(), want.end()));
+  EXPECT_EQ(got, want);
   c.Shutdown();
+}
+
+TEST_F(Sql92ClientTest, PushConsumerReceivesExactlyTheMatchingMessages) {
+  PushConsumer c({.group = "CG_SqlPush",
+                  .namesrv_addr = cluster_->namesrv_addr(),
+                  .consume_from_where = ConsumeFromWhere::kFirstOffset,
+                  .long_poll_timeout = 1s});
+  ASSERT_TRUE(c.Subscribe(kTopic, kExpr, ExpressionType::kSql92).ok());
+  std::mutex mu;
+  std::multiset<std::string> got;
+  c.RegisterListener([&](const std::vector<MessageExt>& msgs, ConsumeContext&) {
+    std::lock_guard l(mu);
+    for (const MessageExt& m : msgs) got.insert(m.body);
+    return ConsumeStatus::kSuccess;
+  });
+  ASSERT_TRUE(c.Start().ok());
+  const std::multiset<std::string> want = SendAll();
+  EXPECT_TRUE(stele::testing::WaitUntil(
+      [&] {
+        std::lock_guard l(mu);
+        return got.size() >= want.size();
+      },
+      30s));
+  c.Shutdown();
+  std::lock_guard l(mu);
+  EXPECT_EQ(got, want);
 }
 
 TEST_F(Sql92ClientTest, MalformedExpressionIsRefusedBySubscribe) {

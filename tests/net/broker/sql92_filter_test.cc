@@ -283,6 +283,12 @@ TEST(Sql92Cache, CompilesOnceAndCachesFailures) {
   (void)cache.Get("b > 1");
   (void)cache.Get("c > 1");  // over capacity: starts over
   EXPECT_LE(cache.size(), 3u);
+  // Bounded by text too: two 600-byte expressions do not fit in 1000 bytes together.
+  Sql92Cache small(100, 1000);
+  const std::string big = "a = '" + std::string(600, 'x') + "'";
+  ASSERT_TRUE(small.Get(big).ok());
+  ASSERT_TRUE(small.Get(big + " OR TRUE").ok());
+  EXPECT_EQ(small.size(), 1u);
 }
 
 }  // namespace

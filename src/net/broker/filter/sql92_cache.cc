@@ -10,8 +10,11 @@ absl::StatusOr<std::shared_ptr<const Sql92Filter>> Sql92Cache::Get(std::string_v
   // Compiled outside the lock; two threads may both compile a new expression, harmlessly.
   auto compiled = CompileSql92(expr);
   std::lock_guard l(mu_);
-  if (map_.size() >= capacity_) map_.clear();
-  map_.emplace(std::string(expr), compiled);
+  if (map_.size() >= capacity_ || bytes_ + expr.size() > capacity_bytes_) {
+    map_.clear();
+    bytes_ = 0;
+  }
+  if (map_.emplace(std::string(expr), compiled).second) bytes_ += expr.size();
   return compiled;
 }
 
