@@ -18,7 +18,7 @@ src="${FUZZ_SOURCE_DIR:-$root}"
 build="$root/build/fuzz"
 seconds="${FUZZ_SECONDS:-60}"
 jobs="${FUZZ_BUILD_JOBS:-2}"
-all_targets=(fuzz_frame fuzz_json_header fuzz_binary_header fuzz_json_body)
+all_targets=(fuzz_frame fuzz_json_header fuzz_binary_header fuzz_json_body fuzz_sql92)
 read -r -a targets <<<"${FUZZ_TARGETS:-${all_targets[*]}}"
 read -r -a extra_args <<<"${FUZZ_ARGS:-}"
 
@@ -52,6 +52,7 @@ cmake --build "$build" -j "$jobs" --target "${available[@]}"
 malloc_limit() { [[ "$1" == fuzz_json_body ]] && echo 512 || echo 64; }
 rss_limit() { [[ "$1" == fuzz_json_body ]] && echo 2048 || echo 1024; }
 max_len() { [[ "$1" == fuzz_json_body ]] && echo 65536 || echo 16384; }
+dict() { [[ "$1" == fuzz_sql92 ]] && echo sql92.dict || echo remoting.dict; }
 
 mkdir -p "$build/artifacts" "$build/logs"
 failed=()
@@ -70,7 +71,7 @@ for t in "${available[@]}"; do
     "$build/tests/fuzz/$t" -seed="$seed" -max_total_time="$seconds" -timeout=10 \
     -rss_limit_mb="$(rss_limit "$t")" -malloc_limit_mb="$(malloc_limit "$t")" \
     -max_len="$(max_len "$t")" \
-    -dict="$root/tests/fuzz/remoting.dict" -print_final_stats=1 \
+    -dict="$root/tests/fuzz/$(dict "$t")" -print_final_stats=1 \
     -artifact_prefix="$build/artifacts/$t-" "${extra_args[@]}" "$corpus" >"$log" 2>&1
   rc=$?
   set -e

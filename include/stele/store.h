@@ -108,6 +108,10 @@ struct GetOptions {
   // Accept only these tags (the TAGS property); empty accepts all, as does "*". Matched on the
   // consume queue's tag hash first, then on the record's tag string, so hash collisions never leak.
   std::vector<std::string> tags;
+  // When set, also accept only records it returns true for (a property filter). It runs on the
+  // calling thread, after the tag filter, on each record read from the commit log; skipped
+  // records still advance next_begin_offset.
+  std::function<bool(const MessageView&)> record_filter;
 };
 
 struct GetResult {

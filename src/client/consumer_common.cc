@@ -9,6 +9,7 @@
 #include "common/status.h"
 #include "fmt/format.h"
 #include "index/java_hash.h"
+#include "net/broker/filter/sql92_filter.h"
 #include "net/remoting/codes.h"
 #include "nlohmann/json.hpp"
 
@@ -113,6 +114,7 @@ absl::StatusOr<broker::SubscriptionData> BuildSubscription(const std::string& to
   s.sub_version = NowMs();
   if (type == ExpressionType::kSql92) {
     if (expression.empty()) return absl::InvalidArgumentError("empty SQL92 expression");
+    STELE_RETURN_IF_ERROR(filter::CompileSql92(expression).status());
     s.expression_type = "SQL92";
     s.sub_string = expression;
     return s;
@@ -144,6 +146,39 @@ absl::StatusOr<broker::SubscriptionData> BuildSubscription(const std::string& to
     return absl::InvalidArgumentError(fmt::format("tag expression '{}' names no tag", expression));
   }
   return s;
+}
+
+absl::Status CheckSubscriptionsInBrokers(ClientInstance& c, const std::string& group,
+                                         const std::vector<broker::SubscriptionData>& subs) {
+  for (const broker::SubscriptionData& s : subs) {
+    if (s.expression_type == "TAG") continue;
+    auto route = c.Route(s.topic);
+    if (!route.ok()) continue;  // nothing to check against yet (RocketMQ skips it too)
+    const json body = {{"clientId", c.client_id()},
+                       {"group", group},
+                       {"subscriptionData",
+                        {{"topic", s.topic},
+                         {"subString", s.sub_string},
+                         {"classFilterMode", false},
+                         {"tagsSet", json::array()},
+                         {"codeSet", json::array()},
+                         {"subVersion", s.sub_version},
+                         {"expressionType", s.expression_type}}}};
+    for (const auto& b : route->brokers) {
+      const std::string addr = route->MasterAddr(b.broker_name);
+      if (addr.empty()) continue;
+      RemotingCommand req = RemotingCommand::Request(code::kCheckClientConfig);
+      req.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+      STELE_ASSIGN_OR_RETURN(RemotingCommand resp, c.Call(addr, std::move(req)));
+      if (resp.code != rc::kSuccess) {
+        return ResponseError(
+            resp.code, resp.remark.value_or(""),
+            fmt::format("{} subscription '{}' of topic {} refused by broker {}", s.expression_type,
+                        s.sub_string.substr(0, 200), s.topic, b.broker_name));
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
 bool TagMatches(const broker::SubscriptionData& sub, const MessageExt& m) {

@@ -19,10 +19,16 @@
 
 namespace stele::client {
 
-// "A || B" -> tags {A, B} and their Java hash codes; "*" / "" -> everything.
+// "A || B" -> tags {A, B} and their Java hash codes; "*" / "" -> everything. SQL92 expressions
+// are compiled here too, so a malformed one is InvalidArgument (with the offset) at once.
 absl::StatusOr<broker::SubscriptionData> BuildSubscription(const std::string& topic,
                                                            const std::string& expression,
                                                            ExpressionType type);
+// CHECK_CLIENT_CONFIG of each SQL92 subscription on the masters of its topic (RocketMQ's
+// checkClientInBroker): an error names the broker's refusal (enablePropertyFilter off, or an
+// expression it cannot parse). TAG subscriptions, and topics without a route yet, pass.
+absl::Status CheckSubscriptionsInBrokers(ClientInstance& c, const std::string& group,
+                                         const std::vector<broker::SubscriptionData>& subs);
 // Client-side re-check of the broker's hash-code filter (hash collisions).
 bool TagMatches(const broker::SubscriptionData& sub, const MessageExt& m);
 

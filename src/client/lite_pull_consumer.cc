@@ -364,6 +364,10 @@ absl::Status LitePullConsumer::Subscribe(const std::string& topic, const std::st
   Impl& im = *impl_;
   STELE_RETURN_IF_ERROR(broker::ValidateTopic(topic));
   STELE_ASSIGN_OR_RETURN(broker::SubscriptionData s, BuildSubscription(topic, expression, type));
+  if (im.running.load()) {
+    (void)im.instance->FetchRoute(topic);
+    STELE_RETURN_IF_ERROR(CheckSubscriptionsInBrokers(*im.instance, im.opt.group, {s}));
+  }
   {
     std::lock_guard l(im.mu);
     if (im.mode == Impl::Mode::kAssign) {
@@ -373,7 +377,6 @@ absl::Status LitePullConsumer::Subscribe(const std::string& topic, const std::st
     im.subs[topic] = std::move(s);
   }
   if (im.running.load()) {
-    (void)im.instance->FetchRoute(topic);
     client::HeartbeatSync(*im.instance, im, fmt::format("lite pull consumer {}", im.opt.group));
     im.instance->callbacks().Submit([w = std::weak_ptr<Impl>(impl_)] {
       if (auto self = w.lock()) self->Rebalance();
@@ -466,6 +469,15 @@ absl::Status LitePullConsumer::Start() {
   im.instance->Start();
   im.running.store(true);
   FetchRoutes(*im.instance, im.RouteTopics(), fmt::format("lite pull consumer {}", im.opt.group));
+  std::vector<broker::SubscriptionData> subs;
+  {
+    std::lock_guard l(im.mu);
+    for (const auto& entry : im.subs) subs.push_back(entry.second);
+  }
+  if (absl::Status s = CheckSubscriptionsInBrokers(*im.instance, im.opt.group, subs); !s.ok()) {
+    Shutdown();
+    return s;
+  }
   client::HeartbeatSync(*im.instance, im, fmt::format("lite pull consumer {}", im.opt.group));
   std::weak_ptr<Impl> weak = impl_;
   auto every = [&](Ms period, auto fn) {

@@ -559,12 +559,15 @@ absl::Status PushConsumer::Subscribe(const std::string& topic, const std::string
                                      ExpressionType type) {
   STELE_RETURN_IF_ERROR(broker::ValidateTopic(topic));
   STELE_ASSIGN_OR_RETURN(broker::SubscriptionData s, BuildSubscription(topic, expression, type));
+  if (impl_->running.load()) {
+    (void)impl_->instance->FetchRoute(topic);
+    STELE_RETURN_IF_ERROR(CheckSubscriptionsInBrokers(*impl_->instance, impl_->opt.group, {s}));
+  }
   {
     std::lock_guard l(impl_->mu);
     impl_->subs[topic] = std::move(s);
   }
   if (impl_->running.load()) {
-    (void)impl_->instance->FetchRoute(topic);
     client::HeartbeatSync(*impl_->instance, *impl_, fmt::format("consumer {}", impl_->opt.group));
     impl_->instance->callbacks().Submit([im = impl_] { im->Rebalance(); });
   }
@@ -632,6 +635,15 @@ absl::Status PushConsumer::Start() {
   im.instance->Start();
   im.running.store(true);
   FetchRoutes(*im.instance, im.RouteTopics(), fmt::format("consumer {}", im.opt.group));
+  std::vector<broker::SubscriptionData> subs;
+  {
+    std::lock_guard l(im.mu);
+    for (const auto& entry : im.subs) subs.push_back(entry.second);
+  }
+  if (absl::Status s = CheckSubscriptionsInBrokers(*im.instance, im.opt.group, subs); !s.ok()) {
+    Shutdown();
+    return s;
+  }
   client::HeartbeatSync(*im.instance, im, fmt::format("consumer {}", im.opt.group));
   std::weak_ptr<Impl> weak = impl_;
   auto every = [&](Ms period, auto fn) {

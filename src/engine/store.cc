@@ -285,6 +285,10 @@ absl::StatusOr<GetResult> Store::Get(std::string_view topic, int32_t queue_id, i
           continue;
         }
       }
+      if (opts.record_filter && !opts.record_filter(rec->msg)) {
+        ++q;
+        continue;
+      }
       r.total_bytes += rec->msg.total_size;
       r.messages.push_back(std::move(*rec));
       ++q;

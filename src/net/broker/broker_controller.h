@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "net/broker/filter/sql92_cache.h"
 #include "net/broker/state/broker_config.h"
 #include "net/broker/state/client_manager.h"
 #include "net/broker/state/consumer_offset_manager.h"
@@ -65,6 +66,8 @@ class BrokerController {
   // RocketMQ 5.x pop consumption (the gRPC endpoint's Receive/Ack/ChangeInvisibleDuration).
   PopService& pop() { return *pop_; }
   remoting::RemotingServer& server() { return *server_; }
+  // Compiled SQL92 subscriptions by expression (shared by pulls and client checks).
+  filter::Sql92Cache& sql_filters() { return sql_filters_; }
 
   // Re-registers with every name server soon (after a topic change), without blocking.
   void RegisterSoon();
@@ -90,6 +93,7 @@ class BrokerController {
   ConsumerManager consumers_;
   ProducerManager producers_;
   RebalanceLockManager rebalance_locks_;
+  filter::Sql92Cache sql_filters_;
   std::unique_ptr<MessageWriter> writer_;
   std::unique_ptr<PullHoldService> pull_hold_;
   std::unique_ptr<DelayService> delay_;

@@ -1,13 +1,12 @@
-// PULL_MESSAGE (11): reads a consume queue with the subscription's tag filter, commits the
+// PULL_MESSAGE (11): reads a consume queue with the subscription's tag or SQL92 filter, commits the
 // consumer's offset when asked, and holds the request (long polling) when there is nothing new.
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "common/logging.h"
 #include "fmt/format.h"
 #include "net/broker/broker_controller.h"
 #include "net/broker/processor_util.h"
 #include "net/broker/pull_hold.h"
 #include "net/broker/state/names.h"
+#include "net/broker/subscription_filter.h"
 
 namespace stele::broker {
 namespace {
@@ -52,18 +51,6 @@ absl::StatusOr<PullHeader> ParsePullHeader(const RemotingCommand& req) {
   return h;
 }
 
-// "TagA || TagB" -> {"TagA", "TagB"}; "*" or empty -> {} (everything).
-std::vector<std::string> TagsOf(std::string_view expr) {
-  std::vector<std::string> tags;
-  for (absl::string_view t : absl::StrSplit(absl::string_view(expr.data(), expr.size()), "||")) {
-    t = absl::StripAsciiWhitespace(t);
-    if (t.empty()) continue;
-    if (t == "*") return {};
-    tags.emplace_back(t);
-  }
-  return tags;
-}
-
 void SetOffsets(RemotingCommand* resp, int64_t next, int64_t min, int64_t max) {
   resp->Set("nextBeginOffset", next);
   resp->Set("minOffset", min);
@@ -71,12 +58,12 @@ void SetOffsets(RemotingCommand* resp, int64_t next, int64_t min, int64_t max) {
   resp->Set("suggestWhichBrokerId", int64_t{0});
 }
 
-void ProcessPull(BrokerController& b, const PullHeader& h, const std::vector<std::string>& tags,
+void ProcessPull(BrokerController& b, const PullHeader& h, const SubscriptionFilter& filter,
                  const Reply& reply, bool allow_suspend) {
   GetOptions opts;
   opts.max_messages = h.max_msg_nums;
   opts.max_bytes = 1 << 20;
-  opts.tags = tags;
+  filter.Apply(&opts);
   auto got = b.store().Get(h.topic, h.queue_id, h.queue_offset, opts);
   if (ReplyIfError(got.status(), reply)) return;
   RemotingCommand resp;
@@ -113,7 +100,7 @@ void ProcessPull(BrokerController& b, const PullHeader& h, const std::vector<std
                              ? std::clamp<int64_t>(h.suspend_timeout_ms, 0, 25000)
                              : b.config().short_polling_time_mills;
     b.pull_hold().Hold(h.topic, h.queue_id, h.queue_offset, PullHoldService::NowMs() + wait,
-                       [&b, h, tags, reply] { ProcessPull(b, h, tags, reply, false); });
+                       [&b, h, filter, reply] { ProcessPull(b, h, filter, reply, false); });
     return;
   }
   reply(std::move(resp));
@@ -162,6 +149,7 @@ void HandlePull(BrokerController& b, const ChannelPtr& ch, RemotingCommand req, 
   }
   std::string expr = h.subscription;
   std::string type = h.expression_type;
+  bool from_heartbeat = false;
   if ((h.sys_flag & kFlagSubscription) == 0) {
     auto sub = b.consumers().FindSubscription(h.group, h.topic);
     if (!sub) {
@@ -171,10 +159,13 @@ void HandlePull(BrokerController& b, const ChannelPtr& ch, RemotingCommand req, 
     }
     expr = sub->sub_string;
     if (!sub->expression_type.empty()) type = sub->expression_type;
+    from_heartbeat = true;
   }
-  if (type != "TAG") {
-    reply(kSubscriptionParseFailed,
-          fmt::format("expression type {} is not supported (only TAG filtering)", type));
+  SubscriptionFilter filter = ResolveSubscriptionFilter(b, type, expr);
+  if (filter.error_code != 0) {
+    // RocketMQ: a heartbeat subscription that did not compile has no filter data.
+    const bool no_filter_data = from_heartbeat && filter.error_code == kSubscriptionParseFailed;
+    reply(no_filter_data ? kFilterDataNotExist : filter.error_code, filter.error);
     return;
   }
   if ((h.sys_flag & kFlagCommitOffset) != 0 && h.commit_offset >= 0) {
@@ -184,7 +175,7 @@ void HandlePull(BrokerController& b, const ChannelPtr& ch, RemotingCommand req, 
                 std::string(s.message()));
     }
   }
-  ProcessPull(b, h, TagsOf(expr), reply, true);
+  ProcessPull(b, h, filter, reply, true);
 }
 
 }  // namespace

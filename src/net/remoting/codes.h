@@ -33,6 +33,7 @@ constexpr int32_t kLockBatchMq = 41;
 constexpr int32_t kUnlockBatchMq = 42;
 constexpr int32_t kGetAllConsumerOffset = 43;
 constexpr int32_t kGetAllDelayOffset = 45;
+constexpr int32_t kCheckClientConfig = 46;
 constexpr int32_t kPutKvConfig = 100;
 constexpr int32_t kGetKvConfig = 101;
 constexpr int32_t kDeleteKvConfig = 102;
