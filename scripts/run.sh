@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job: installs what is missing, builds Release, and runs a name server and a broker on
-# 127.0.0.1 (ports 9876 and 10911) with their data under ./stele-data (or the directory given as
+# 127.0.0.1 (ports 9876 and 10911, gRPC 8081) with their data under ./stele-data (or the directory given as
 # the first argument, or $STELE_DATA_DIR). Ctrl-C stops both cleanly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +15,7 @@ data=$(realpath -m "${1:-${STELE_DATA_DIR:-./stele-data}}")
 mkdir -p "$data/broker"
 namesrv_port=${NAMESRV_PORT:-9876}
 broker_port=${BROKER_PORT:-10911}
+grpc_port=${GRPC_PORT:-8081}
 # Config files are written once; edit them to change the setup (see README: Configuration).
 [ -f "$data/namesrv.conf" ] || cat >"$data/namesrv.conf" <<CONF
 listenPort=$namesrv_port
@@ -28,6 +29,7 @@ brokerId=0
 brokerIP1=127.0.0.1
 bindAddress=127.0.0.1
 listenPort=$broker_port
+grpcServerPort=$grpc_port
 namesrvAddr=127.0.0.1:$namesrv_port
 storePathRootDir=$data/broker
 flushDiskType=ASYNC_FLUSH
@@ -70,7 +72,8 @@ done
 
 cat <<MSG
 
-Stele is running: name server 127.0.0.1:$namesrv_port, broker 127.0.0.1:$broker_port, data in $data
+Stele is running: name server 127.0.0.1:$namesrv_port, broker 127.0.0.1:$broker_port (gRPC
+127.0.0.1:$grpc_port for RocketMQ 5.x clients), data in $data
 Try, in another terminal:
   $bin/mqadmin sendMessage -n 127.0.0.1:$namesrv_port -t TopicTest -p "hello stele"
   $bin/mqadmin consumeMessage -n 127.0.0.1:$namesrv_port -t TopicTest -c 1

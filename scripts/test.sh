@@ -23,17 +23,18 @@ cmake --build build/asan -j "$jobs"
 
 # ThreadSanitizer over the multi-threaded engine suites (appenders, flusher, allocator, callbacks,
 # dispatcher, readers, cleaner), the remoting transport, and the broker's threaded suites (state
-# registries and tables, queue locks, delay service, processors on a live broker). Broker state
-# locks with std::mutex/std::shared_mutex, which TSan sees (Debian's Abseil is not TSan-built, so
-# absl::Mutex would show false races: do not bring it back there).
+# registries and tables, queue locks, delay and timer services, pop consumption, processors on a
+# live broker). Broker state locks with std::mutex/std::shared_mutex, which TSan sees (Debian's
+# Abseil is not TSan-built, so absl::Mutex would show false races: do not bring it back there).
 cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSTELE_WERROR=ON \
   -DSTELE_SANITIZE=thread -DSTELE_BUILD_TESTS=ON -DSTELE_BUILD_BENCH=OFF >/dev/null
 cmake --build build/tsan -j "$jobs" --target concurrency_test store_test \
   fault_injection_test store_index_test retention_test index_file_test transport_test \
-  broker_state_test rebalance_lock_test delay_service_test send_back_query_test lock_processor_test
+  broker_state_test rebalance_lock_test delay_service_test send_back_query_test lock_processor_test \
+  pop_service_test pop_restart_test timer_store_test timer_service_test
 (cd build/tsan && TSAN_OPTIONS=halt_on_error=1 \
   ctest --no-tests=error --output-on-failure -j "$jobs" \
-  -R 'ConcurrencyTest|StoreTest|FaultTest|StoreIndex|RetentionTest|IndexTest|TransportRoundTrip|TransportTest|^(ManagersTest|ConsumerManagerTest|ProducerManagerTest|RebalanceLockManagerTest|LockProcessorTest|DelayServiceTest|SendBackQueryTest)\.')
+  -R 'ConcurrencyTest|StoreTest|FaultTest|StoreIndex|RetentionTest|IndexTest|TransportRoundTrip|TransportTest|^(ManagersTest|ConsumerManagerTest|ProducerManagerTest|RebalanceLockManagerTest|LockProcessorTest|DelayServiceTest|SendBackQueryTest|PopTest|PopStateTest|PopRestartTest|TimerStoreTest|TimerServiceTest)\.')
 
 # Fuzzing: the frame decoder, both header serializations and the JSON request bodies.
 FUZZ_SECONDS="${FUZZ_SECONDS:-30}" scripts/fuzz.sh

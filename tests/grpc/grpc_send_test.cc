@@ -188,11 +188,12 @@ TEST_F(GrpcTest, SendBadInput) {
   m = Msg("x");
   m.mutable_system_properties()->clear_message_id();
   EXPECT_EQ(Send({m}).status().code(), v2::ILLEGAL_MESSAGE_ID);
-  // A delivery time that matches no delay level cannot be honoured.
+  // A delivery time more than a day ahead is refused (the 5.x proxy's maxDelayTimeMills).
   m = Msg("x");
   m.mutable_system_properties()->set_message_type(v2::DELAY);
-  m.mutable_system_properties()->mutable_delivery_timestamp()->set_seconds(NowMillis() / 1000 + 77);
-  EXPECT_EQ(Send({m}).status().code(), v2::UNSUPPORTED);
+  m.mutable_system_properties()->mutable_delivery_timestamp()->set_seconds(NowMillis() / 1000 +
+                                                                           4 * 86400);
+  EXPECT_EQ(Send({m}).status().code(), v2::ILLEGAL_DELIVERY_TIME);
   // No messages; no client id.
   EXPECT_EQ(Send({}).status().code(), v2::BAD_REQUEST);
   v2::SendMessageRequest req;
@@ -234,16 +235,19 @@ TEST_F(GrpcTest, MalformedProtobufIsRefusedAndTheEndpointKeepsServing) {
   EXPECT_EQ(Send({Msg("still serving")}).status().code(), v2::OK);
 }
 
-TEST_F(GrpcTest, DelayMatchingALevelGoesToTheScheduleTopic) {
+TEST_F(GrpcTest, DelayedMessageWaitsInTheTimerWheelThenArrives) {
   v2::Message m = Msg("later");
   m.mutable_system_properties()->set_message_type(v2::DELAY);
-  // Level 3 waits 10 s by default.
-  SetMillis(m.mutable_system_properties()->mutable_delivery_timestamp(), NowMillis() + 10000);
+  const int64_t due = NowMillis() + 2000;
+  SetMillis(m.mutable_system_properties()->mutable_delivery_timestamp(), due);
   auto resp = Send({m});
   ASSERT_EQ(resp.status().code(), v2::OK) << resp.status().message();
   EXPECT_TRUE(
-      WaitUntil([&] { return broker_->store().MaxQueueOffset("SCHEDULE_TOPIC_XXXX", 2) == 1; }));
+      WaitUntil([&] { return broker_->store().MaxQueueOffset("rmq_sys_wheel_timer", 0) == 1; }));
   EXPECT_EQ(TopicCount(), 0);
+  // Delivered at the first timer tick (timerPrecisionMs, 1 s) at or after its time.
+  EXPECT_TRUE(WaitUntil([&] { return TopicCount() == 1; }));
+  EXPECT_GE(NowMillis(), due);
 }
 
 TEST_F(GrpcTest, TransactionCommitThroughEndTransaction) {

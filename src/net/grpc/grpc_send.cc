@@ -43,14 +43,19 @@ absl::Status ParseTransactionId(std::string_view id, int64_t* clog, int64_t* qof
   return absl::OkStatus();
 }
 
-// A DELAY message becomes a delay-level message when its delivery time matches a level (the
-// broker has no arbitrary timer wheel); a time already passed means "deliver now".
+// A DELAY message carries its delivery time as TIMER_DELIVER_MS, which the broker's timer wheel
+// honours (MessageWriter parks it, or refuses it past timerMaxDelaySec). With the wheel switched
+// off (timerWheelEnable=false) a delivery time that matches a delay level's wait still goes out
+// at that level; a time already passed means "deliver now".
 absl::Status ApplyDelay(broker::BrokerController& b, broker::OutgoingMessage* m) {
+  if (b.config().timer_wheel_enable) return absl::OkStatus();
   auto at = m->properties.Get(kPropTimerDeliverMs);
   int64_t at_ms = 0;
   if (!at || !absl::SimpleAtoi(absl::string_view(at->data(), at->size()), &at_ms)) {
     return absl::OkStatus();
   }
+  // MessageWriter refuses timer properties while the wheel is off.
+  m->properties.Remove(kPropTimerDeliverMs);
   const int64_t wait = at_ms - NowMillis();
   if (wait <= kDelayToleranceMs) return absl::OkStatus();
   const broker::MessageWriter& w = b.writer();
@@ -60,10 +65,11 @@ absl::Status ApplyDelay(broker::BrokerController& b, broker::OutgoingMessage* m)
       return absl::OkStatus();
     }
   }
-  return Error(v2::UNSUPPORTED,
-               fmt::format("this broker delivers delayed messages only at its messageDelayLevel "
-                           "waits ({}); a delivery {} ms ahead matches none",
-                           b.config().message_delay_level, wait));
+  return Error(
+      v2::UNSUPPORTED,
+      fmt::format("timerWheelEnable is false: this broker delivers delayed messages only "
+                  "at its messageDelayLevel waits ({}); a delivery {} ms ahead matches none",
+                  b.config().message_delay_level, wait));
 }
 
 v2::Status PutStatus(const absl::StatusOr<AppendResult>& r) {
