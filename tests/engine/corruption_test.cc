@@ -409,7 +409,15 @@ TEST_F(CorruptionTest, TornTailAtEveryByteOfTheLastRecords) {
   std::vector<std::string> failures;
   // The last record torn at every byte; for the two before it, a torn write that also lost every
   // record after them (group commit writes many records at once).
-  for (size_t k = recs.size() - 3; k < recs.size(); ++k) {
+  // Under the sanitizers (several times slower) only the last record is cut at every byte: that
+  // build is there for memory errors in recovery, which the last record's cuts reach as well; the
+  // Release build runs all three.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  const size_t first_victim = recs.size() - 1;
+#else
+  const size_t first_victim = recs.size() - 3;
+#endif
+  for (size_t k = first_victim; k < recs.size(); ++k) {
     const Rec& victim = recs[k];
     ASSERT_GT(victim.ack.queue_offset, 0);  // a zeroed topic cannot pass as a new queue's first
     for (size_t cut = 1; cut < victim.bytes.size(); ++cut) {

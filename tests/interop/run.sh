@@ -51,38 +51,12 @@ fi
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/stele-interop.XXXXXX")"
 LOGS="$WORK/logs"
 mkdir -p "$LOGS" "$WORK/home"   # the servers' HOME: nothing may land in the real one
-declare -A PIDS=()      # server name -> pid
-SERVER_ORDER=()         # start order; stopped in reverse
-
-stop_server() {  # name; prints nothing on a clean stop, returns non-zero otherwise
-  local name="$1" pid="${PIDS[$1]:-}" rc
-  [[ -z "$pid" ]] && return 0
-  unset "PIDS[$name]"
-  if ! kill -0 "$pid" 2>/dev/null; then
-    wait "$pid" 2>/dev/null; rc=$?
-    echo "interop: $name (pid $pid) had already exited with status $rc"
-    return 1
-  fi
-  kill -TERM "$pid" 2>/dev/null
-  local deadline=$((SECONDS + 20))
-  while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
-  if kill -0 "$pid" 2>/dev/null; then
-    echo "interop: $name (pid $pid) still running 20 s after SIGTERM; sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-    return 1
-  fi
-  wait "$pid" 2>/dev/null; rc=$?
-  if [[ $rc -ne 0 ]]; then
-    echo "interop: $name (pid $pid) exited with status $rc after SIGTERM"
-    return 1
-  fi
-  return 0
-}
+TAG=interop
+# shellcheck source=common.sh
+source "$HERE/common.sh"
 
 cleanup() {
-  local i
-  for ((i = ${#SERVER_ORDER[@]} - 1; i >= 0; i--)); do stop_server "${SERVER_ORDER[$i]}" >/dev/null 2>&1; done
+  stop_all_quietly
   if [[ "${STELE_INTEROP_KEEP:-0}" == 1 ]]; then
     echo "interop: kept $WORK"
   else
@@ -102,33 +76,8 @@ print_logs() {
 }
 
 # ---- ports ----------------------------------------------------------------------------------------
-# Three distinct free ports, found by binding port 0 while all three are held.
-read -r NS_PORT A_PORT B_PORT < <(node -e '
-  const net = require("net");
-  const socks = [];
-  (async () => {
-    for (let i = 0; i < 3; i++) {
-      const s = net.createServer();
-      await new Promise(r => s.listen(0, "127.0.0.1", r));
-      socks.push(s);
-    }
-    console.log(socks.map(s => s.address().port).join(" "));
-    socks.forEach(s => s.close());
-  })();')
+read -r NS_PORT A_PORT B_PORT < <(free_ports 3)
 [[ -n "${B_PORT:-}" ]] || { echo "interop: could not find free ports" >&2; exit 2; }
-
-wait_port() {  # name port: until the port accepts connections, the server is alive, 30 s at most
-  local name="$1" port="$2" pid="${PIDS[$1]}" deadline=$((SECONDS + 30))
-  while ((SECONDS < deadline)); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "interop: $name exited during startup:"; tail -n 50 "$LOGS/$name.log"; return 1
-    fi
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  echo "interop: $name did not accept connections on 127.0.0.1:$port within 30 s:"; tail -n 50 "$LOGS/$name.log"
-  return 1
-}
 
 CLUSTER="SteleInterop"
 DELAY_LEVELS="1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s 1s"
@@ -188,28 +137,7 @@ run_scenario() {
   timeout --kill-after=5 "$SCENARIO_TIMEOUT" node "$HERE/i_restart.js" after
 }
 
-servers_alive() {
-  local name ok=0
-  for name in "${SERVER_ORDER[@]}"; do
-    if [[ -n "${PIDS[$name]:-}" ]] && ! kill -0 "${PIDS[$name]}" 2>/dev/null; then
-      echo "interop: server $name (pid ${PIDS[$name]}) is no longer running"
-      ok=1
-    fi
-  done
-  return $ok
-}
-
 echo "interop: ali-ons $(installed_version), node $(node --version), servers from $BUILD"
-PASSED=0
-FAILED=0
-RESULTS=()
-
-record() {  # name PASS|FAIL|SKIP seconds
-  RESULTS+=("$(printf '%-18s %s (%ss)' "$1" "$2" "$3")")
-  if [[ "$2" == PASS ]]; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); fi
-  echo "$2: $1 (${3}s)"
-}
-
 # The helper's own checks against ali-ons's encoder; no server needed.
 t0=$SECONDS
 if timeout 60 node "$HERE/selftest.js" >"$LOGS/selftest.out" 2>&1; then
@@ -232,32 +160,15 @@ export STELE_LOG_DIR="$LOGS"
 export STELE_RUN_ID="$(date +%s)$$"
 export STELE_CLIENT_PROBE="$BUILD/tests/stele_client_probe"  # k_cpp_client
 
-for s in "${SCENARIOS[@]}"; do
-  if ! servers_alive; then
-    record "$s" SKIP 0
-    continue
-  fi
-  t0=$SECONDS
-  run_scenario "$s" >"$LOGS/$s.out" 2>&1
-  rc=$?
-  if [[ $rc -eq 0 ]] && servers_alive; then
-    record "$s" PASS $((SECONDS - t0))
-  else
-    [[ $rc -eq 124 || $rc -eq 137 ]] && echo "interop: $s timed out after ${SCENARIO_TIMEOUT}s"
-    record "$s" FAIL $((SECONDS - t0))
-    echo "----- $s output -----"
-    cat "$LOGS/$s.out"
-    for f in "$LOGS/${s:0:1}"-*.log; do
-      [[ -f "$f" ]] || continue
-      echo "----- $(basename "$f") (ali-ons log, errors and warnings, last 40) -----"
-      grep -E ' (ERROR|WARN) ' "$f" | tail -n 40
-    done
-    for name in "${SERVER_ORDER[@]}"; do
-      echo "----- $name.log (last 60 lines) -----"
-      tail -n 60 "$LOGS/$name.log"
-    done
-  fi
-done
+show_client_logs() {  # scenario
+  local f
+  for f in "$LOGS/${1:0:1}"-*.log; do
+    [[ -f "$f" ]] || continue
+    echo "----- $(basename "$f") (ali-ons log, errors and warnings, last 40) -----"
+    grep -E ' (ERROR|WARN) ' "$f" | tail -n 40
+  done
+}
+run_scenarios i_restart "${SCENARIOS[@]}"
 
 # Clean shutdown: brokers first (they unregister from the name server), then the name server.
 t0=$SECONDS

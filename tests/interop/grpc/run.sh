@@ -54,38 +54,12 @@ fi
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/stele-grpc-interop.XXXXXX")"
 LOGS="$WORK/logs"
 mkdir -p "$LOGS" "$WORK/home"   # the servers' and clients' HOME: nothing may land in the real one
-declare -A PIDS=()      # server name -> pid
-SERVER_ORDER=()         # start order; stopped in reverse
-
-stop_server() {  # name; returns non-zero unless the server exits 0 within 20 s of SIGTERM
-  local name="$1" pid="${PIDS[$1]:-}" rc
-  [[ -z "$pid" ]] && return 0
-  unset "PIDS[$name]"
-  if ! kill -0 "$pid" 2>/dev/null; then
-    wait "$pid" 2>/dev/null; rc=$?
-    echo "grpc-interop: $name (pid $pid) had already exited with status $rc"
-    return 1
-  fi
-  kill -TERM "$pid" 2>/dev/null
-  local deadline=$((SECONDS + 20))
-  while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
-  if kill -0 "$pid" 2>/dev/null; then
-    echo "grpc-interop: $name (pid $pid) still running 20 s after SIGTERM; sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-    return 1
-  fi
-  wait "$pid" 2>/dev/null; rc=$?
-  if [[ $rc -ne 0 ]]; then
-    echo "grpc-interop: $name (pid $pid) exited with status $rc after SIGTERM"
-    return 1
-  fi
-  return 0
-}
+TAG=grpc-interop
+# shellcheck source=../common.sh
+source "$HERE/../common.sh"
 
 cleanup() {
-  local i
-  for ((i = ${#SERVER_ORDER[@]} - 1; i >= 0; i--)); do stop_server "${SERVER_ORDER[$i]}" >/dev/null 2>&1; done
+  stop_all_quietly
   if [[ "${STELE_INTEROP_KEEP:-0}" == 1 ]]; then
     echo "grpc-interop: kept $WORK"
   else
@@ -96,33 +70,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---- ports ----------------------------------------------------------------------------------------
-# Three distinct free ports, found by binding port 0 while all three are held.
-read -r NS_PORT BROKER_PORT GRPC_PORT < <(node -e '
-  const net = require("net");
-  const socks = [];
-  (async () => {
-    for (let i = 0; i < 3; i++) {
-      const s = net.createServer();
-      await new Promise(r => s.listen(0, "127.0.0.1", r));
-      socks.push(s);
-    }
-    console.log(socks.map(s => s.address().port).join(" "));
-    socks.forEach(s => s.close());
-  })();')
+read -r NS_PORT BROKER_PORT GRPC_PORT < <(free_ports 3)
 [[ -n "${GRPC_PORT:-}" ]] || { echo "grpc-interop: could not find free ports" >&2; exit 2; }
-
-wait_port() {  # name port: until the port accepts connections while the server lives, 30 s at most
-  local name="$1" port="$2" pid="${PIDS[$1]}" deadline=$((SECONDS + 30))
-  while ((SECONDS < deadline)); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "grpc-interop: $name exited during startup:"; tail -n 50 "$LOGS/$name.log"; return 1
-    fi
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  echo "grpc-interop: $name did not accept connections on 127.0.0.1:$port within 30 s:"; tail -n 50 "$LOGS/$name.log"
-  return 1
-}
 
 start_namesrv() {
   mkdir -p "$WORK/namesrv"
@@ -177,27 +126,7 @@ run_scenario() {
   timeout --kill-after=5 "$SCENARIO_TIMEOUT" node "$HERE/d_restart.js" after
 }
 
-servers_alive() {
-  local name ok=0
-  for name in "${SERVER_ORDER[@]}"; do
-    if [[ -n "${PIDS[$name]:-}" ]] && ! kill -0 "${PIDS[$name]}" 2>/dev/null; then
-      echo "grpc-interop: server $name (pid ${PIDS[$name]}) is no longer running"
-      ok=1
-    fi
-  done
-  return $ok
-}
-
 echo "grpc-interop: rocketmq-client-nodejs $(installed_version), node $(node --version), servers from $BUILD"
-PASSED=0
-FAILED=0
-RESULTS=()
-record() {  # name PASS|FAIL|SKIP seconds
-  RESULTS+=("$(printf '%-20s %s (%ss)' "$1" "$2" "$3")")
-  if [[ "$2" == PASS ]]; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); fi
-  echo "$2: $1 (${3}s)"
-}
-
 if ! start_namesrv || ! start_broker; then
   echo "FAIL: server startup"
   for f in "$LOGS"/*.log; do echo "----- $(basename "$f") -----"; tail -n 60 "$f"; done
@@ -214,33 +143,15 @@ export STELE_RUN_ID="$(date +%s)$$"
 export STELE_MAX_MESSAGE_SIZE="$MAX_MESSAGE_SIZE"
 export STELE_CLIENT_PROBE="$BUILD/tests/stele_client_probe"
 
-for s in "${SCENARIOS[@]}"; do
-  if ! servers_alive; then
-    record "$s" SKIP 0
-    continue
-  fi
-  t0=$SECONDS
-  run_scenario "$s" >"$LOGS/$s.out" 2>&1
-  rc=$?
-  if [[ $rc -eq 0 ]] && servers_alive; then
-    record "$s" PASS $((SECONDS - t0))
-    sed 's/^/    /' "$LOGS/$s.out" | grep -v ' OK$'
-  else
-    [[ $rc -eq 124 || $rc -eq 137 ]] && echo "grpc-interop: $s timed out after ${SCENARIO_TIMEOUT}s"
-    record "$s" FAIL $((SECONDS - t0))
-    echo "----- $s output -----"
-    cat "$LOGS/$s.out"
-    for f in "$LOGS"/grpc-"${s:0:1}"-*.log; do
-      [[ -f "$f" ]] || continue
-      echo "----- $(basename "$f") (client log, errors and warnings, last 30) -----"
-      grep -E ' (ERROR|WARN) ' "$f" | tail -n 30
-    done
-    for name in "${SERVER_ORDER[@]}"; do
-      echo "----- $name.log (last 60 lines) -----"
-      tail -n 60 "$LOGS/$name.log"
-    done
-  fi
-done
+show_client_logs() {  # scenario
+  local f
+  for f in "$LOGS"/grpc-"${1:0:1}"-*.log; do
+    [[ -f "$f" ]] || continue
+    echo "----- $(basename "$f") (client log, errors and warnings, last 30) -----"
+    grep -E ' (ERROR|WARN) ' "$f" | tail -n 30
+  done
+}
+run_scenarios d_restart "${SCENARIOS[@]}"
 
 # Clean shutdown: the broker first, then the name server.
 t0=$SECONDS
