@@ -185,6 +185,17 @@ int stele_max_offset(stele_store* s, const char* topic, int32_t queue_id, int64_
   });
 }
 
+int stele_next_queue_offset(stele_store* s, const char* topic, int32_t queue_id, int64_t* out) {
+  return Guard([&]() -> int {
+    StoreCall call(s);
+    if (!call.ok()) return call.code();
+    if (int rc = NeedTopic(topic, queue_id); rc != STELE_OK) return rc;
+    if (out == nullptr) return Fail(STELE_E_INVALID_ARGUMENT, "out is NULL");
+    *out = call.store().NextQueueOffset(topic, queue_id);
+    return STELE_OK;
+  });
+}
+
 int stele_wait(stele_store* s, const char* topic, int32_t queue_id, int64_t queue_offset,
                int64_t timeout_ms, int* ready) {
   return Guard([&]() -> int {

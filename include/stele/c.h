@@ -228,6 +228,10 @@ STELE_API int stele_search_offset(stele_store* s, const char* topic, int32_t que
 /* The queue's min and max offsets (max is one past the newest readable message); 0 if unknown. */
 STELE_API int stele_min_offset(stele_store* s, const char* topic, int32_t queue_id, int64_t* out);
 STELE_API int stele_max_offset(stele_store* s, const char* topic, int32_t queue_id, int64_t* out);
+/* The queue offset the next put to (topic, queue_id) will get: past every put acknowledged so far,
+ * even those not yet readable with stele_get. A producer resumes from it after a restart. */
+STELE_API int stele_next_queue_offset(stele_store* s, const char* topic, int32_t queue_id,
+                                      int64_t* out);
 /* Blocks until (topic, queue_id) has a message at queue_offset or timeout_ms (0..3600000) passes;
  * *ready = 1 if it has, else 0. Woken by the dispatcher, no polling. */
 STELE_API int stele_wait(stele_store* s, const char* topic, int32_t queue_id, int64_t queue_offset,

@@ -253,7 +253,15 @@ static void test_put_get(void) {
   CHECK_RC(stele_put_batch(s, two, 5000, NULL), STELE_E_INVALID_ARGUMENT);
   int64_t max = -1;
   CHECK_RC(stele_max_offset(s, "TopicC", 0, &max), STELE_OK);
-  CHECK(max <= 1); /* only the empty-body put landed in queue 0 */
+  CHECK(max <= 1);
+  int64_t next = -1;
+  CHECK_RC(stele_next_queue_offset(s, "TopicC", 0, &next), STELE_OK);
+  CHECK(next == 1);
+  CHECK_RC(stele_next_queue_offset(s, "TopicC", 1, &next), STELE_OK);
+  CHECK(next == 6);
+  CHECK_RC(stele_next_queue_offset(s, NULL, 1, &next), STELE_E_INVALID_ARGUMENT);
+  CHECK_RC(stele_next_queue_offset(s, "TopicC", 1, NULL),
+           STELE_E_INVALID_ARGUMENT); /* only the empty-body put landed in queue 0 */
   CHECK_RC(stele_flush(s), STELE_OK);
   CHECK_RC(stele_free(s), STELE_OK);
 }
@@ -454,6 +462,7 @@ static void all_calls_fail(stele_store* s, int want) {
   CHECK_RC(stele_search_offset(s, "T", 0, 0, &v), want);
   CHECK_RC(stele_min_offset(s, "T", 0, &v), want);
   CHECK_RC(stele_max_offset(s, "T", 0, &v), want);
+  CHECK_RC(stele_next_queue_offset(s, "T", 0, &v), want);
   CHECK_RC(stele_wait(s, "T", 0, 0, 1, &ready), want);
   CHECK_RC(stele_offset_commit(s, "G", "T", 0, 1), want);
   CHECK_RC(stele_offset_query(s, "G", "T", 0, &v), want);

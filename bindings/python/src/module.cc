@@ -272,6 +272,11 @@ class Store {
     Call([&] { return stele_max_offset(s_, topic.c_str(), queue, &v); });
     return v;
   }
+  int64_t NextQueueOffset(const std::string& topic, int32_t queue) {
+    int64_t v = 0;
+    Call([&] { return stele_next_queue_offset(s_, topic.c_str(), queue, &v); });
+    return v;
+  }
   bool Wait(const std::string& topic, int32_t queue, int64_t offset, int64_t timeout_ms) {
     int ready = 0;
     Call([&] { return stele_wait(s_, topic.c_str(), queue, offset, timeout_ms, &ready); });
@@ -402,6 +407,7 @@ PYBIND11_MODULE(_stele, mod) {
       .def("search_offset", &Store::SearchOffset, A("topic"), A("queue"), A("timestamp_ms"))
       .def("min_offset", &Store::MinOffset, A("topic"), A("queue"))
       .def("max_offset", &Store::MaxOffset, A("topic"), A("queue"))
+      .def("next_queue_offset", &Store::NextQueueOffset, A("topic"), A("queue"))
       .def("wait", &Store::Wait, A("topic"), A("queue"), A("offset"), A("timeout_ms"))
       .def("flush", &Store::Flush)
       .def("commit_offset", &Store::CommitOffset, A("group"), A("topic"), A("queue"), A("offset"))

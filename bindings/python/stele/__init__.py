@@ -213,6 +213,10 @@ class Store:
         """One past the newest readable message (0 for an unknown queue)."""
         return self._s.max_offset(topic, queue)
 
+    def next_queue_offset(self, topic: str, queue: int = 0) -> int:
+        """The queue offset the next put will get (past every acknowledged put, readable or not)."""
+        return self._s.next_queue_offset(topic, queue)
+
     # ---- consumer offsets (RocketMQ's config/consumerOffset.json) ----
     def commit_offset(self, group: str, topic: str, queue: int, offset: int) -> None:
         """Records ``offset`` (the next message to consume) in memory."""

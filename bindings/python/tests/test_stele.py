@@ -53,6 +53,7 @@ def test_put_get_round_trip(store):
     assert store.get("Orders", 0, 3).status == "OFFSET_OVERFLOW_ONE"
     assert store.get("Nope", 0, 0).status == "NO_MATCHED_LOGIC_QUEUE"
     assert (store.min_offset("Orders"), store.max_offset("Orders", 0)) == (0, 3)
+    assert store.next_queue_offset("Orders") == 3 and store.next_queue_offset("Nope", 1) == 0
 
 
 def test_body_outlives_result_and_store(path):
