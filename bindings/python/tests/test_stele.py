@@ -144,7 +144,7 @@ def test_wait_releases_the_gil(store):
     assert store.wait("Idle", 0, 0, 0.3) is False
     stop.set()
     t.join()
-    assert len(ticks) >= 10
+    assert len(ticks) >= 5  # ~30 when the GIL is free; 1 if wait() held it
 
 
 def test_queries(store):
