@@ -13,7 +13,7 @@ namespace stele::engine {
 namespace {
 
 constexpr std::string_view kTmpSuffix = ".tmp";
-constexpr auto kAllocateWait = std::chrono::seconds(5);
+constexpr auto kAllocateWait = std::chrono::seconds(15);
 
 }  // namespace
 
@@ -110,17 +110,18 @@ absl::StatusOr<std::shared_ptr<Segment>> SegmentSet::OpenSegment(int64_t start) 
   return seg;
 }
 
-absl::Status SegmentSet::Create(int64_t start) {
+absl::Status SegmentSet::Create(int64_t start, bool zero) {
   std::string path = dir_ + "/" + SegmentName(start);
   std::string tmp = path + std::string(kTmpSuffix);
   {
     STELE_ASSIGN_OR_RETURN(auto f, fs_->Open(tmp, OpenOptions{.create = true, .truncate = true}));
     STELE_RETURN_IF_ERROR(f->Allocate(0, size_));
-    if (zero_fill_) {
+    if (zero) {
       // Writing the zeros turns unwritten extents into written ones now, so that the fdatasync
       // of each later append does not also commit an extent conversion (ref/perf.md: ~2x).
       static const std::string kZeros(1 << 20, '\0');
       for (uint64_t off = 0; off < size_; off += kZeros.size()) {
+        if (hurry_.load(std::memory_order_relaxed)) break;
         size_t n = static_cast<size_t>(std::min<uint64_t>(kZeros.size(), size_ - off));
         STELE_RETURN_IF_ERROR(f->WriteAt(off, std::string_view(kZeros.data(), n)));
       }
@@ -142,6 +143,8 @@ void SegmentSet::StopAllocator() {
   {
     std::lock_guard<std::mutex> l(amu_);
     stop_ = true;
+    // A close must not wait for a speculative fill of the next segment (seconds for 1 GiB).
+    hurry_.store(true, std::memory_order_relaxed);
   }
   acv_.notify_all();
   if (thread_.joinable()) thread_.join();
@@ -153,15 +156,19 @@ void SegmentSet::AllocatorLoop() {
     acv_.wait(l, [&] { return stop_ || !wanted_.empty(); });
     if (stop_) return;
     const int64_t start = *wanted_.begin();
+    creating_ = start;
+    hurry_.store(awaited_.count(start) > 0, std::memory_order_relaxed);
     l.unlock();
     absl::Status st;
     auto exists = fs_->Exists(dir_ + "/" + SegmentName(start));
     if (!exists.ok()) {
       st = exists.status();
     } else if (!*exists) {
-      st = Create(start);
+      st = Create(start, zero_fill_);
     }
     l.lock();
+    creating_ = -1;
+    hurry_.store(false, std::memory_order_relaxed);
     wanted_.erase(start);
     if (st.ok()) {
       prepared_.insert(start);
@@ -186,6 +193,8 @@ absl::StatusOr<std::shared_ptr<Segment>> SegmentSet::GetOrCreate(int64_t start) 
     if (have_thread && !prepared_.count(start)) {
       failed_.erase(start);
       wanted_.insert(start);
+      ++awaited_[start];
+      if (creating_ == start) hurry_.store(true, std::memory_order_relaxed);
       acv_.notify_all();
       // Another appender may open (and un-prepare) it before this one wakes up.
       auto opened = [&] {
@@ -195,6 +204,7 @@ absl::StatusOr<std::shared_ptr<Segment>> SegmentSet::GetOrCreate(int64_t start) 
       bool done = acv_.wait_for(l, kAllocateWait, [&] {
         return prepared_.count(start) || failed_.count(start) || stop_ || opened();
       });
+      if (auto a = awaited_.find(start); a != awaited_.end() && --a->second == 0) awaited_.erase(a);
       if (auto f = failed_.find(start); f != failed_.end()) {
         absl::Status st = f->second;
         failed_.erase(f);
@@ -212,7 +222,7 @@ absl::StatusOr<std::shared_ptr<Segment>> SegmentSet::GetOrCreate(int64_t start) 
   }
   if (!have_thread) {
     STELE_ASSIGN_OR_RETURN(bool exists, fs_->Exists(dir_ + "/" + SegmentName(start)));
-    if (!exists) STELE_RETURN_IF_ERROR(Create(start));
+    if (!exists) STELE_RETURN_IF_ERROR(Create(start, zero_fill_));
   }
   STELE_ASSIGN_OR_RETURN(auto seg, OpenSegment(start));
   {

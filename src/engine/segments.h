@@ -4,8 +4,12 @@
 //
 // A new segment is built under "<name>.tmp" (allocated or zero-filled, then fdatasync'ed) and only
 // then renamed into place and the directory fsync'ed: a crash never leaves a short segment behind.
+// Zero-filling is for segments prepared ahead of need: a segment an appender is already waiting for
+// is only allocated (fast on any disk), and one being zero-filled when an appender starts waiting
+// stops filling at once, so a slow or busy disk never turns a roll into a multi-second stall.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <map>
@@ -67,7 +71,8 @@ class SegmentSet {
 
  private:
   absl::StatusOr<std::shared_ptr<Segment>> OpenSegment(int64_t start);
-  absl::Status Create(int64_t start);
+  // `zero` asks for the zero fill; it stops early (the rest stays allocated) once `hurry_` is set.
+  absl::Status Create(int64_t start, bool zero);
   void AllocatorLoop();
 
   FileSystem* fs_;
@@ -86,6 +91,9 @@ class SegmentSet {
   std::set<int64_t> wanted_;                // starts to prepare, smallest first
   std::set<int64_t> prepared_;              // prepared (synced, renamed) but not yet opened
   std::map<int64_t, absl::Status> failed_;  // starts whose preparation failed (reported once)
+  std::map<int64_t, int> awaited_;          // starts appenders are blocked on, with their count
+  int64_t creating_ = -1;                   // the start the allocator is preparing now
+  std::atomic<bool> hurry_{false};          // an appender waits for `creating_`: skip the zeros
   bool stop_ = false;
   std::thread thread_;
 };
