@@ -153,6 +153,8 @@ void MessagingServiceImpl::RegisterConsumer(const std::string& client_id,
       // No settings (yet): keep what the group subscribes to.
       for (const auto& [topic, sub] : g->subscriptions) d.subscriptions.push_back(sub);
     }
+    // Bounded like the settings table: a client id past it is not listed (it still consumes).
+    if (members_.size() >= options_.max_clients && !members_.contains(client_id)) return;
     Member& m = members_[client_id];
     if (m.channel_id == 0) m.channel_id = (uint64_t{1} << 63) | ++next_channel_;
     m.groups.insert(group);
