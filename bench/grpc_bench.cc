@@ -41,6 +41,7 @@
 #include "apache/rocketmq/v2/service.grpc.pb.h"
 #include "fmt/format.h"
 #include "grpcpp/grpcpp.h"
+#include "random_body.h"
 #include "stele/client/admin.h"
 #include "stele/client/message.h"
 #include "stele/client/producer.h"
@@ -122,19 +123,6 @@ double CpuSeconds(pid_t pid) {
     return -1;
   }
   return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-// Incompressible, reproducible body bytes.
-std::string Body(size_t size) {
-  std::string b(size, '\0');
-  uint64_t x = 0x9E3779B97F4A7C15ull;
-  for (char& c : b) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    c = static_cast<char>(x);
-  }
-  return b;
 }
 
 // What one phase measured.
@@ -543,7 +531,7 @@ std::string Cpu(const Result& r) {
 
 int main(int argc, char** argv) {
   const Flags f = ParseFlags(argc, argv);
-  const std::string body = Body(static_cast<size_t>(f.size));
+  const std::string body = stele::bench::RandomBody(static_cast<size_t>(f.size));
   const std::string run = std::to_string(getpid());
   const std::string grpc_topic = "GrpcBench_g" + run, remoting_topic = "GrpcBench_r" + run;
 

@@ -39,6 +39,7 @@ void GrpcTest::SetUp() {
   // Unresolved transactions are checked back quickly.
   c.transaction_check_interval_ms = 100;
   c.transaction_timeout_ms = 300;
+  Tune(c);
   const absl::Status fin = c.Finalize();
   ASSERT_TRUE(fin.ok()) << fin;
   auto b = broker::BrokerController::Create(std::move(c));
@@ -51,7 +52,7 @@ void GrpcTest::SetUp() {
   t.write_queue_nums = 4;
   ASSERT_TRUE(broker_->topics().CreateOrUpdate(t).ok());
 
-  endpoint_ = std::make_unique<GrpcEndpoint>(*broker_, GrpcOptions{.bind_address = "127.0.0.1"});
+  endpoint_ = std::make_unique<GrpcEndpoint>(*broker_, TestOptions());
   ASSERT_TRUE(endpoint_->Start(0).ok());
   ASSERT_GT(endpoint_->port(), 0);
   channel_ = grpc::CreateChannel(fmt::format("127.0.0.1:{}", endpoint_->port()),

@@ -34,6 +34,17 @@ class GrpcTest : public ::testing::Test {
  protected:
   void SetUp() override;
   void TearDown() override;
+  // Suites adjust the broker's config here (SetUp calls it before the broker starts). The
+  // default enables SQL92 filtering (enablePropertyFilter).
+  virtual void Tune(broker::BrokerConfig& c) { c.enable_property_filter = true; }
+  // The endpoint's options: RocketMQ's defaults, except a 100 ms polling floor so that tests'
+  // short polls end quickly (GrpcPollingTest checks the real floor).
+  static GrpcOptions TestOptions() {
+    GrpcOptions o;
+    o.bind_address = "127.0.0.1";
+    o.min_polling_ms = 100;
+    return o;
+  }
 
   // A context with the metadata every RocketMQ 5.x client sends (without x-mq-client-id if
   // `client_id` is empty) and a deadline.

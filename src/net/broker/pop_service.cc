@@ -36,7 +36,7 @@ void PopServiceImpl::Stop() {
   if (started) Snapshot();  // never over a good snapshot with a table that was not loaded
 }
 
-absl::Status PopServiceImpl::Validate(PopRequest* req, std::vector<std::string>* tags) const {
+absl::Status PopServiceImpl::Validate(PopRequest* req, SubscriptionFilter* filter) const {
   STELE_RETURN_IF_ERROR(ValidateGroup(req->group));
   if (!ValidateTopic(req->topic).ok() &&
       !(IsRetryTopic(req->topic) && ValidateInternalTopic(req->topic).ok())) {
@@ -67,14 +67,9 @@ absl::Status PopServiceImpl::Validate(PopRequest* req, std::vector<std::string>*
   if (req->max_delivery_attempts < 1) {
     return absl::InvalidArgumentError("max_delivery_attempts must be positive");
   }
-  if (req->filter_type == "SQL92") {
-    return absl::InvalidArgumentError("SQL92 filter not supported by pop yet");
-  }
-  if (req->filter_type != "TAG") {
-    return absl::InvalidArgumentError(
-        fmt::format("unknown filter type {}", ShortForMessage(req->filter_type)));
-  }
-  *tags = ParseTagExpression(req->filter_expression);
+  // TAG or SQL92 (the latter only with enablePropertyFilter), as for PULL_MESSAGE.
+  *filter = ResolveSubscriptionFilter(b_, req->filter_type, req->filter_expression);
+  if (filter->error_code != 0) return absl::InvalidArgumentError(filter->error);
   return absl::OkStatus();
 }
 
@@ -90,24 +85,24 @@ PopQueue& PopServiceImpl::QueueFor(const PopKey& k, Outcome* out) {
   return it->second;
 }
 
-void PopServiceImpl::TryPop(const PopRequest& req, const std::vector<std::string>& tags,
-                            int64_t now, Outcome* out) {
+void PopServiceImpl::TryPop(const PopRequest& req, const SubscriptionFilter& filter, int64_t now,
+                            Outcome* out) {
   auto t = b_.topics().Find(req.topic);
   if (t == nullptr) return;  // deleted since the request was validated
   const int32_t n = t->read_queue_nums;
   if (req.queue_id >= 0) {
     if (req.queue_id < n)
-      PopQueue1(req, tags, PopKey{req.group, req.topic, req.queue_id}, now, out);
+      PopQueue1(req, filter, PopKey{req.group, req.topic, req.queue_id}, now, out);
     return;
   }
   const uint32_t first = rr_++;
   for (int32_t i = 0; i < n && static_cast<int>(out->msgs.size()) < req.max_messages; ++i) {
     const auto qid = static_cast<int32_t>((first + static_cast<uint32_t>(i)) % uint32_t(n));
-    PopQueue1(req, tags, PopKey{req.group, req.topic, qid}, now, out);
+    PopQueue1(req, filter, PopKey{req.group, req.topic, qid}, now, out);
   }
 }
 
-void PopServiceImpl::PopQueue1(const PopRequest& req, const std::vector<std::string>& tags,
+void PopServiceImpl::PopQueue1(const PopRequest& req, const SubscriptionFilter& filter,
                                const PopKey& key, int64_t now, Outcome* out) {
   PopQueue& q = QueueFor(key, out);
   const int64_t start_offset = q.pop_offset;
@@ -153,19 +148,19 @@ void PopServiceImpl::PopQueue1(const PopRequest& req, const std::vector<std::str
     q.in_flight.erase(qoff);
     out->journal += AckLine(key, qoff);
   }
-  if (!blocked) ReadNew(req, tags, key, q, now, out);
+  if (!blocked) ReadNew(req, filter, key, q, now, out);
   if (q.pop_offset != start_offset) out->journal += QueueLine(key, q.pop_offset);
   if (q.Committed() != start_committed) CommitLocked(key, q);
 }
 
-void PopServiceImpl::ReadNew(const PopRequest& req, const std::vector<std::string>& tags,
+void PopServiceImpl::ReadNew(const PopRequest& req, const SubscriptionFilter& filter,
                              const PopKey& key, PopQueue& q, int64_t now, Outcome* out) {
   for (int scan = 0; scan < kMaxFilterScans; ++scan) {
     const int room = req.max_messages - static_cast<int>(out->msgs.size());
     if (room <= 0 || q.in_flight.size() >= kMaxInFlightPerQueue) return;
     GetOptions o;
     o.max_messages = room;
-    o.tags = tags;
+    filter.Apply(&o);
     auto r = b_.store().Get(key.topic, key.queue_id, q.pop_offset, o);
     if (!r.ok()) return;
     if (r->status == GetMessageStatus::kOffsetTooSmall && r->min_offset > q.pop_offset) {
@@ -230,8 +225,8 @@ CompletionPtr PopServiceImpl::AnswerLocked(Outcome* out, PopCallback done) {
 }
 
 void PopServiceImpl::PopAsync(PopRequest req, SteadyTime deadline, PopCallback done) {
-  std::vector<std::string> tags;
-  if (absl::Status s = Validate(&req, &tags); !s.ok()) {
+  SubscriptionFilter filter;
+  if (absl::Status s = Validate(&req, &filter); !s.ok()) {
     done(s);
     return;
   }
@@ -240,7 +235,7 @@ void PopServiceImpl::PopAsync(PopRequest req, SteadyTime deadline, PopCallback d
   bool exhausted = false;
   {
     std::lock_guard<std::mutex> l(mu_);
-    if (!stopping_) TryPop(req, tags, NowMs(), &out);
+    if (!stopping_) TryPop(req, filter, NowMs(), &out);
     if (out.msgs.empty() && !stopping_ && std::chrono::steady_clock::now() < deadline) {
       if (waiters_.size() >= kMaxWaiters) {
         c = JournalLocked(std::move(out.journal), [](absl::Status) {});
@@ -251,7 +246,7 @@ void PopServiceImpl::PopAsync(PopRequest req, SteadyTime deadline, PopCallback d
             RetryAt(out, deadline, NowMs(), std::chrono::steady_clock::now());
         AddWaiting(req.topic, 1, retry_at);
         waiters_.push_back(
-            Waiter{std::move(req), std::move(tags), deadline, std::move(done), retry_at});
+            Waiter{std::move(req), std::move(filter), deadline, std::move(done), retry_at});
       }
     } else {
       c = AnswerLocked(&out, std::move(done));

@@ -39,7 +39,8 @@ struct PopRequest {
   int32_t queue_id = -1;  // -1: any queue of the topic
   int max_messages = 32;
   std::chrono::milliseconds invisible{30000};
-  // Subscription filter: "TAG" (RocketMQ's tag expression, "*" for all) or "SQL92".
+  // Subscription filter: "TAG" (RocketMQ's tag expression, "*" for all) or "SQL92" (needs the
+  // broker's enablePropertyFilter).
   std::string filter_type = "TAG";
   std::string filter_expression = "*";
   bool fifo = false;
@@ -65,8 +66,9 @@ class PopService {
   using PopCallback = std::function<void(absl::StatusOr<std::vector<PoppedMessage>>)>;
   // Pops up to max_messages visible messages. If there are none, waits (long polling) until some
   // become visible (a new message, or an in-flight one whose invisible time ended) or `deadline`
-  // passes, then calls `done` once. Errors: NotFound (topic), InvalidArgument (bad request or
-  // filter expression), ResourceExhausted (too many waiters).
+  // passes, then calls `done` once. Errors: NotFound (topic), InvalidArgument (bad request, or a
+  // filter refused as PULL_MESSAGE refuses it: malformed, or SQL92 while enablePropertyFilter is
+  // false), ResourceExhausted (too many waiters).
   virtual void PopAsync(PopRequest req, std::chrono::steady_clock::time_point deadline,
                         PopCallback done) = 0;
 

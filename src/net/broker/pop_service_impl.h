@@ -40,6 +40,7 @@
 #include "net/broker/pop_state.h"
 #include "net/broker/state/json_file.h"
 #include "net/broker/state/names.h"
+#include "net/broker/subscription_filter.h"
 
 #include "net/broker/pop_service.h"
 
@@ -112,20 +113,19 @@ class PopServiceImpl final : public PopService {
   };
   struct Waiter {
     PopRequest req;
-    std::vector<std::string> tags;
+    SubscriptionFilter filter;
     SteadyTime deadline;
     PopCallback done;
     SteadyTime retry_at;  // deadline, or when an in-flight delivery it could take becomes visible
   };
 
-  absl::Status Validate(PopRequest* req, std::vector<std::string>* tags) const;
+  absl::Status Validate(PopRequest* req, SubscriptionFilter* filter) const;
   // The rest require mu_.
   PopQueue& QueueFor(const PopKey& k, Outcome* out);
-  void TryPop(const PopRequest& req, const std::vector<std::string>& tags, int64_t now,
-              Outcome* out);
-  void PopQueue1(const PopRequest& req, const std::vector<std::string>& tags, const PopKey& key,
+  void TryPop(const PopRequest& req, const SubscriptionFilter& filter, int64_t now, Outcome* out);
+  void PopQueue1(const PopRequest& req, const SubscriptionFilter& filter, const PopKey& key,
                  int64_t now, Outcome* out);
-  void ReadNew(const PopRequest& req, const std::vector<std::string>& tags, const PopKey& key,
+  void ReadNew(const PopRequest& req, const SubscriptionFilter& filter, const PopKey& key,
                PopQueue& q, int64_t now, Outcome* out);
   // Appends `journal` to the store (if any) and answers `finish` once it is acknowledged.
   CompletionPtr JournalLocked(std::string journal, std::function<void(absl::Status)> finish);

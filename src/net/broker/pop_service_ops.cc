@@ -231,7 +231,7 @@ void PopServiceImpl::Run() {
           continue;
         }
         Outcome out;
-        TryPop(it->req, it->tags, now, &out);
+        TryPop(it->req, it->filter, now, &out);
         std::move(out.dlq.begin(), out.dlq.end(), std::back_inserter(dlq));
         if (!out.msgs.empty() || snow >= it->deadline) {
           ready.push_back(AnswerLocked(&out, std::move(it->done)));

@@ -11,6 +11,7 @@
 #include "net/broker/pop_service.h"
 #include "net/broker/state/names.h"
 #include "net/grpc/grpc_service.h"
+#include "net/remoting/codes.h"
 
 namespace stele::rpc {
 namespace {
@@ -23,18 +24,6 @@ absl::Status HandleError(const absl::Status& s) {
     return Error(v2::INVALID_RECEIPT_HANDLE, broker::StatusMessage(s));
   }
   return s;
-}
-
-// The topic and group of a consumer call, validated; TOPIC_NOT_FOUND for an unknown topic.
-absl::Status TopicAndGroup(broker::BrokerController& b, const v2::Resource& topic,
-                           const v2::Resource& group, std::string* t, std::string* g) {
-  STELE_ASSIGN_OR_RETURN(*g, GroupName(group));
-  STELE_ASSIGN_OR_RETURN(*t, TopicName(topic));
-  if (!b.topics().Get(*t)) {
-    return Error(v2::TOPIC_NOT_FOUND,
-                 fmt::format("topic '{}' does not exist", broker::ShortForMessage(*t)));
-  }
-  return absl::OkStatus();
 }
 
 // One ReceiveMessage: validates, parks a PopAsync, then writes {status} and one {message} per
@@ -126,27 +115,15 @@ class ReceiveReactor final : public grpc::ServerWriteReactor<v2::ReceiveMessageR
       return Error(v2::BAD_REQUEST, fmt::format("batch_size {} is not in 1..32", req.batch_size()));
     }
     pop->max_messages = req.batch_size() == 0 ? 32 : req.batch_size();
-    const v2::FilterExpression& f = req.filter_expression();
-    if (f.type() == v2::SQL) {
-      pop->filter_type = "SQL92";
-    } else if (f.type() != v2::TAG && f.type() != v2::FILTER_TYPE_UNSPECIFIED) {
-      return Error(v2::ILLEGAL_FILTER_EXPRESSION, "unknown filter type");
-    }
-    pop->filter_expression = f.expression().empty() ? "*" : f.expression();
-    // Poll for what the client asked (bounded), and answer before its deadline passes.
-    int64_t polling = req.has_long_polling_timeout() ? ToMillis(req.long_polling_timeout()) : 20000;
-    if (polling < 0) return Error(v2::ILLEGAL_POLLING_TIME, "long_polling_timeout is negative");
-    polling = std::min(polling, o.max_polling_ms);
-    auto now = std::chrono::steady_clock::now();
-    *deadline = now + std::chrono::milliseconds(polling);
-    const auto client_deadline = ctx.deadline();
-    if (client_deadline != std::chrono::system_clock::time_point::max()) {
-      const auto left =
-          client_deadline - std::chrono::system_clock::now() - std::chrono::milliseconds(200);
-      *deadline =
-          std::min(*deadline, now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                        std::max(left, decltype(left)::zero())));
-    }
+    STELE_RETURN_IF_ERROR(
+        ResolveFilter(svc.broker(), req.filter_expression(), &pop->filter_type).status());
+    const std::string& expr = req.filter_expression().expression();
+    pop->filter_expression.assign(pop->filter_type == "TAG" && expr.empty() ? "*" : expr);
+    STELE_ASSIGN_OR_RETURN(
+        *deadline,
+        PollingDeadline(o, ctx,
+                        req.has_long_polling_timeout() ? &req.long_polling_timeout() : nullptr,
+                        o.max_polling_ms, /*at_least_min=*/true));
     // FIFO consumption: the group's config (consumeMessageOrderly) or the client's settings.
     const std::string group = pop->group;
     if (auto g = svc.broker().groups().Find(group)) {
@@ -204,6 +181,86 @@ class ReceiveReactor final : public grpc::ServerWriteReactor<v2::ReceiveMessageR
 };
 
 }  // namespace
+
+absl::Status TopicAndGroup(broker::BrokerController& b, const v2::Resource& topic,
+                           const v2::Resource& group, std::string* t, std::string* g) {
+  STELE_ASSIGN_OR_RETURN(*g, GroupName(group));
+  STELE_ASSIGN_OR_RETURN(*t, TopicName(topic));
+  if (!b.topics().Get(*t)) {
+    return Error(v2::TOPIC_NOT_FOUND,
+                 fmt::format("topic '{}' does not exist", broker::ShortForMessage(*t)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadQueue(broker::BrokerController& b, const v2::MessageQueue& q, std::string* topic,
+                       int32_t* queue_id) {
+  STELE_ASSIGN_OR_RETURN(*topic, TopicName(q.topic()));
+  auto cfg = b.topics().Get(*topic);
+  if (!cfg) {
+    return Error(v2::TOPIC_NOT_FOUND,
+                 fmt::format("topic '{}' does not exist", broker::ShortForMessage(*topic)));
+  }
+  if (q.id() < 0 || q.id() >= cfg->read_queue_nums) {
+    return Error(v2::BAD_REQUEST, fmt::format("queue id {} is not a read queue of '{}' (0..{})",
+                                              q.id(), *topic, cfg->read_queue_nums - 1));
+  }
+  *queue_id = q.id();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<broker::SubscriptionFilter> ResolveFilter(broker::BrokerController& b,
+                                                         const v2::FilterExpression& f,
+                                                         std::string* type) {
+  if (f.type() == v2::SQL) {
+    type->assign("SQL92");
+  } else if (f.type() == v2::TAG || f.type() == v2::FILTER_TYPE_UNSPECIFIED) {
+    type->assign("TAG");
+  } else {
+    return Error(v2::ILLEGAL_FILTER_EXPRESSION, "unknown filter type");
+  }
+  const std::string_view expr =
+      f.expression().empty() && *type == "TAG" ? std::string_view("*") : f.expression();
+  broker::SubscriptionFilter r = broker::ResolveSubscriptionFilter(b, *type, expr);
+  if (r.error_code == remoting::response::kSubscriptionParseFailed) {
+    return Error(v2::ILLEGAL_FILTER_EXPRESSION, r.error);
+  }
+  if (r.error_code != 0) {
+    return Error(v2::UNSUPPORTED, fmt::format("{} (enablePropertyFilter=false)", r.error));
+  }
+  return r;
+}
+
+absl::StatusOr<std::chrono::steady_clock::time_point> PollingDeadline(
+    const GrpcOptions& o, const grpc::CallbackServerContext& ctx,
+    const google::protobuf::Duration* requested, int64_t fallback_ms, bool at_least_min) {
+  int64_t polling = requested != nullptr ? ToMillis(*requested) : fallback_ms;
+  if (polling < 0) {
+    return Error(v2::ILLEGAL_POLLING_TIME,
+                 fmt::format("long_polling_timeout {} ms is negative", polling));
+  }
+  if (at_least_min) polling = std::max(polling, o.min_polling_ms);
+  polling = std::min(polling, o.max_polling_ms);
+  const auto now = std::chrono::steady_clock::now();
+  const auto client_deadline = ctx.deadline();
+  if (client_deadline != std::chrono::system_clock::time_point::max()) {
+    // What the deadline leaves, less a margin to write the answer in.
+    const int64_t left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             client_deadline - std::chrono::system_clock::now())
+                             .count() -
+                         200;
+    if (polling > left) {
+      if (at_least_min && left < o.min_polling_ms) {
+        return Error(v2::ILLEGAL_POLLING_TIME,
+                     fmt::format("the deadline leaves {} ms, less than the {} ms a receive may "
+                                 "poll; please check network condition",
+                                 std::max<int64_t>(left, 0), o.min_polling_ms));
+      }
+      polling = std::max<int64_t>(left, 0);
+    }
+  }
+  return now + std::chrono::milliseconds(polling);
+}
 
 grpc::ServerWriteReactor<v2::ReceiveMessageResponse>* MessagingServiceImpl::ReceiveMessage(
     grpc::CallbackServerContext* ctx, const v2::ReceiveMessageRequest* req) {

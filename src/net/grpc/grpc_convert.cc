@@ -11,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "common/status.h"
 #include "fmt/format.h"
+#include "net/broker/state/message_limits.h"
 #include "net/broker/state/names.h"
 #include "net/broker/transaction_service.h"
 
@@ -205,13 +206,31 @@ absl::Status ToOutgoing(const v2::Message& in, const SendLimits& limits, broker:
                              in.body().size(), limits.max_body_size));
   }
   if (in.body().empty()) return Error(v2::MESSAGE_BODY_EMPTY, "message body is empty");
+  // The checks are the broker's (message_limits.h), shared with remoting sends; here they only
+  // get their protocol codes. What is added is what the stored form cannot encode: the property
+  // separators in values, spaces inside one key (KEYS separates keys by spaces).
+  broker::MessageLimits ml;
+  ml.max_property_value = limits.max_user_property_size;
   broker::Properties& p = m->properties;
   size_t user_size = 0;
+  std::vector<std::pair<std::string_view, std::string_view>> user;
+  user.reserve(static_cast<size_t>(in.user_properties().size()));
   for (const auto& [k, v] : in.user_properties()) {
-    if (k.empty() || IsBlank(k) || HasSeparator(k) || IsSystemKey(k)) {
+    user_size += k.size() + v.size();
+    user.emplace_back(k, v);
+  }
+  if (user_size > limits.max_user_property_size) {
+    return Error(v2::MESSAGE_PROPERTIES_TOO_LARGE,
+                 fmt::format("user properties of {} bytes exceed the limit of {} bytes", user_size,
+                             limits.max_user_property_size));
+  }
+  if (absl::Status s = broker::ValidateUserProperties(user, ml); !s.ok()) {
+    return Error(v2::ILLEGAL_MESSAGE_PROPERTY_KEY, broker::StatusMessage(s));
+  }
+  for (const auto& [k, v] : user) {
+    if (IsSystemKey(k)) {
       return Error(v2::ILLEGAL_MESSAGE_PROPERTY_KEY,
-                   fmt::format("user property key '{}' is empty, reserved or has control "
-                               "characters",
+                   fmt::format("'{}' is a system property name; it cannot be a user property",
                                broker::ShortForMessage(k)));
     }
     if (HasSeparator(v)) {
@@ -219,29 +238,27 @@ absl::Status ToOutgoing(const v2::Message& in, const SendLimits& limits, broker:
                    fmt::format("the value of user property '{}' has control characters",
                                broker::ShortForMessage(k)));
     }
-    user_size += k.size() + v.size();
     p.Set(k, v);
   }
-  if (user_size > limits.max_user_property_size) {
-    return Error(v2::MESSAGE_PROPERTIES_TOO_LARGE,
-                 fmt::format("user properties of {} bytes exceed the limit of {} bytes", user_size,
-                             limits.max_user_property_size));
-  }
-  if (sp.has_tag()) {
-    if (IsBlank(sp.tag()) || sp.tag().find('|') != std::string::npos || HasSeparator(sp.tag())) {
-      return Error(v2::ILLEGAL_MESSAGE_TAG, fmt::format("tag '{}' is blank or contains '|'",
-                                                        broker::ShortForMessage(sp.tag())));
-    }
+  // An empty tag is no tag (as the proxy); a whitespace-only one is refused as the proxy does.
+  if (sp.has_tag() && !sp.tag().empty()) {
+    absl::Status s = broker::ValidateTag(sp.tag(), ml);
+    if (s.ok() && IsBlank(sp.tag())) s = absl::InvalidArgumentError("the tag is blank");
+    if (!s.ok()) return Error(v2::ILLEGAL_MESSAGE_TAG, broker::StatusMessage(s));
     p.Set(kPropertyTags, sp.tag());
   }
   if (!sp.keys().empty()) {
     for (const std::string& k : sp.keys()) {
-      if (IsBlank(k) || HasSeparator(k) || k.find(' ') != std::string::npos) {
+      if (IsBlank(k) || k.find(' ') != std::string::npos) {
         return Error(v2::ILLEGAL_MESSAGE_KEY,
                      fmt::format("key '{}' is blank or has spaces", broker::ShortForMessage(k)));
       }
     }
-    p.Set(kPropertyKeys, absl::StrJoin(sp.keys(), " "));
+    const std::string keys = absl::StrJoin(sp.keys(), " ");
+    if (absl::Status s = broker::ValidateKeys(keys, ml); !s.ok()) {
+      return Error(v2::ILLEGAL_MESSAGE_KEY, broker::StatusMessage(s));
+    }
+    p.Set(kPropertyKeys, keys);
   }
   if (sp.message_id().empty() || HasSeparator(sp.message_id()) || sp.message_id().size() > 128) {
     return Error(v2::ILLEGAL_MESSAGE_ID, "message_id is empty, too long or malformed");

@@ -7,6 +7,9 @@
 #include <deque>
 #include <mutex>
 
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/clock.h"
 #include "common/logging.h"
 #include "fmt/format.h"
 #include "net/broker/broker_controller.h"
@@ -96,8 +99,74 @@ std::optional<v2::Settings> MessagingServiceImpl::FindSettings(const std::string
 }
 
 void MessagingServiceImpl::ForgetClient(const std::string& client_id) {
-  std::lock_guard<std::mutex> l(mu_);
-  clients_.erase(client_id);
+  std::set<std::string> groups;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    clients_.erase(client_id);
+    if (auto it = members_.find(client_id); it != members_.end()) {
+      groups = std::move(it->second.groups);
+      members_.erase(it);
+    }
+  }
+  for (const std::string& g : groups) {
+    if (b_.consumers().Unregister(g, client_id)) b_.NotifyConsumerIdsChanged(g);
+  }
+}
+
+namespace {
+
+// A gRPC subscription as the ConsumerManager records a heartbeat's.
+broker::SubscriptionData ToSubscriptionData(const v2::SubscriptionEntry& e, int64_t version) {
+  broker::SubscriptionData d;
+  d.topic = FullName(e.topic());
+  d.sub_version = version;
+  d.expression_type = e.expression().type() == v2::SQL ? "SQL92" : "TAG";
+  d.sub_string = e.expression().expression().empty() ? "*" : e.expression().expression();
+  if (d.expression_type == "TAG" && d.sub_string != "*") {
+    for (absl::string_view t : absl::StrSplit(d.sub_string, "||")) {
+      t = absl::StripAsciiWhitespace(t);
+      if (!t.empty()) d.tags_set.emplace_back(t);
+    }
+  }
+  return d;
+}
+
+}  // namespace
+
+void MessagingServiceImpl::RegisterConsumer(const std::string& client_id,
+                                            const std::string& group) {
+  const int64_t now = NowMs();
+  broker::ConsumerData d;
+  d.group_name = group;
+  d.consume_type = broker::ConsumeType::kPop;
+  d.consume_from_where = "CONSUME_FROM_LAST_OFFSET";
+  uint64_t channel = 0;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto c = clients_.find(client_id);
+    if (c != clients_.end() && c->second.has_subscription()) {
+      for (const v2::SubscriptionEntry& e : c->second.subscription().subscriptions()) {
+        if (d.subscriptions.size() >= broker::kMaxSubscriptionsPerGroup) break;
+        d.subscriptions.push_back(ToSubscriptionData(e, now));
+      }
+    } else if (auto g = b_.consumers().FindGroup(group)) {
+      // No settings (yet): keep what the group subscribes to.
+      for (const auto& [topic, sub] : g->subscriptions) d.subscriptions.push_back(sub);
+    }
+    // Bounded like the settings table: a client id past it is not listed (it still consumes).
+    if (members_.size() >= options_.max_clients && !members_.contains(client_id)) return;
+    Member& m = members_[client_id];
+    if (m.channel_id == 0) m.channel_id = (uint64_t{1} << 63) | ++next_channel_;
+    m.groups.insert(group);
+    channel = m.channel_id;
+  }
+  auto r = b_.consumers().Register(d, client_id, channel, now);
+  if (!r.ok()) {
+    log::Warn("gRPC consumer {} of {} not registered: {}", client_id, group,
+              broker::StatusMessage(r.status()));
+    return;
+  }
+  if (r->membership_changed) b_.NotifyConsumerIdsChanged(group);
 }
 
 v2::Settings MessagingServiceImpl::ServerSettings(const v2::Settings& client) const {
@@ -149,6 +218,11 @@ void MessagingServiceImpl::FillBroker(const v2::Endpoints* dialled, v2::Broker* 
 }
 
 namespace {
+
+bool IsConsumer(v2::ClientType t) {
+  return t == v2::PUSH_CONSUMER || t == v2::SIMPLE_CONSUMER || t == v2::PULL_CONSUMER ||
+         t == v2::LITE_PUSH_CONSUMER || t == v2::LITE_SIMPLE_CONSUMER;
+}
 
 // The message types a topic accepts: its "message.type" attribute (RocketMQ's TopicMessageType),
 // all of them when it has none (Stele topics are MIXED unless configured).
@@ -215,10 +289,16 @@ grpc::ServerUnaryReactor* MessagingServiceImpl::Heartbeat(grpc::CallbackServerCo
   auto run = [&]() -> absl::Status {
     STELE_ASSIGN_OR_RETURN(const std::string id, ClientId(*ctx));
     if (req->has_group()) STELE_RETURN_IF_ERROR(GroupName(req->group()).status());
-    if (req->client_type() == v2::CLIENT_TYPE_UNSPECIFIED && !FindSettings(id)) {
+    auto settings = FindSettings(id);
+    if (req->client_type() == v2::CLIENT_TYPE_UNSPECIFIED && !settings) {
       return Error(v2::UNRECOGNIZED_CLIENT_TYPE,
                    "no client_type given and no settings received from this client");
     }
+    // Consumers stay in the broker's consumer table while they heartbeat.
+    const v2::ClientType type = req->client_type() != v2::CLIENT_TYPE_UNSPECIFIED
+                                    ? req->client_type()
+                                    : settings->client_type();
+    if (req->has_group() && IsConsumer(type)) RegisterConsumer(id, FullName(req->group()));
     return absl::OkStatus();
   };
   *resp->mutable_status() = ToProto(run());
@@ -280,9 +360,17 @@ class TelemetryStream final
     }
     if (in_.has_settings()) {  // other commands answer server commands: nothing to do
       v2::TelemetryCommand out;
-      absl::Status s = svc_.RememberSettings(client_id_, in_.settings());
+      const v2::Settings& settings = in_.settings();
+      absl::Status s = svc_.RememberSettings(client_id_, settings);
       *out.mutable_status() = ToProto(s);
-      if (s.ok()) *out.mutable_settings() = svc_.ServerSettings(in_.settings());
+      if (s.ok()) {
+        *out.mutable_settings() = svc_.ServerSettings(settings);
+        if (IsConsumer(settings.client_type()) && settings.has_subscription() &&
+            settings.subscription().has_group() &&
+            GroupName(settings.subscription().group()).ok()) {
+          svc_.RegisterConsumer(client_id_, FullName(settings.subscription().group()));
+        }
+      }
       Push(std::move(out));
     }
     StartRead(&in_);
@@ -345,14 +433,16 @@ void MessagingServiceImpl::AddStream(const std::string& client_id, TelemetryStre
 }
 
 void MessagingServiceImpl::RemoveStream(const std::string& client_id, TelemetryStream* s) {
-  std::lock_guard<std::mutex> l(mu_);
-  auto it = streams_.find(client_id);
-  if (it != streams_.end() && it->second == s) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = streams_.find(client_id);
+    if (it == streams_.end() || it->second != s) return;
     streams_.erase(it);
-    // Its settings go with its last stream (a live client reopens one and resends them), so
-    // clients that vanish without NotifyClientTermination do not fill the table.
-    clients_.erase(client_id);
   }
+  // Its settings and consumer registrations go with its last stream (a live client reopens one
+  // and resends them), so clients that vanish without NotifyClientTermination do not fill the
+  // tables.
+  ForgetClient(client_id);
 }
 
 bool MessagingServiceImpl::RecoverOrphan(const MessageView& copy) {

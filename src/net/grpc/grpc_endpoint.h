@@ -30,11 +30,15 @@ class MessagingServiceImpl;
 
 struct GrpcOptions {
   std::string bind_address = "0.0.0.0";
-  // ReceiveMessage: the shortest invisible duration accepted (RocketMQ's proxy: 10 s) and the
-  // longest long-polling wait (the client's deadline also bounds it).
+  // ReceiveMessage: the shortest invisible duration accepted (RocketMQ's proxy: 10 s).
   int64_t min_invisible_ms = 10000;
   int64_t max_invisible_ms = 12LL * 3600 * 1000;
-  int64_t max_polling_ms = 30000;
+  // Long polling (RocketMQ's proxy: grpcClientConsumerMin/MaxLongPollingTimeoutMillis, 5 s and
+  // 20 s). A receive waits at least the min and at most the max, never past the client's deadline;
+  // a client whose deadline leaves less than the min gets ILLEGAL_POLLING_TIME. A pull waits what
+  // it asks for, up to the max.
+  int64_t min_polling_ms = 5000;
+  int64_t max_polling_ms = 20000;
   // Most clients (by x-mq-client-id) whose Settings are remembered at once.
   size_t max_clients = 65536;
 };

@@ -2,22 +2,31 @@
 // API (no thread is held while a call waits: a long-polling ReceiveMessage parks a PopService
 // callback, a send waits for the store's acknowledgement callback). Internal to src/net/grpc;
 // the handlers are spread over grpc_endpoint.cc (route, heartbeat, telemetry), grpc_send.cc
-// (send, end transaction) and grpc_consume.cc (receive, ack, invisible time, DLQ, assignment).
+// (send, end transaction), grpc_consume.cc (receive, ack, invisible time, DLQ, assignment),
+// grpc_pull.cc (pull) and grpc_offset.cc (update / get / query offset).
 //
 // Every call must carry the x-mq-client-id metadata (CLIENT_ID_REQUIRED otherwise). Per-client
 // state is the Settings the client sent on its Telemetry stream, kept until it terminates or its
 // last stream closes.
 //
+// Consumers (a client whose Settings or Heartbeat name a group) are also registered in the
+// broker's ConsumerManager, as remoting consumers are, so admin requests list them; they leave it
+// on NotifyClientTermination, when their last Telemetry stream closes, or when they stop
+// heartbeating (the broker's client expiry).
+//
 // Thread safety: handlers run on grpc's threads; the client table is guarded by a mutex.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "apache/rocketmq/v2/service.grpc.pb.h"
+#include "net/broker/subscription_filter.h"
 #include "net/grpc/grpc_convert.h"
 #include "net/grpc/grpc_endpoint.h"
 
@@ -71,6 +80,18 @@ class MessagingServiceImpl final : public v2::MessagingService::CallbackService 
       grpc::CallbackServerContext* ctx, const v2::ForwardMessageToDeadLetterQueueRequest* req,
       v2::ForwardMessageToDeadLetterQueueResponse* resp) override;
 
+  grpc::ServerWriteReactor<v2::PullMessageResponse>* PullMessage(
+      grpc::CallbackServerContext* ctx, const v2::PullMessageRequest* req) override;
+  grpc::ServerUnaryReactor* UpdateOffset(grpc::CallbackServerContext* ctx,
+                                         const v2::UpdateOffsetRequest* req,
+                                         v2::UpdateOffsetResponse* resp) override;
+  grpc::ServerUnaryReactor* GetOffset(grpc::CallbackServerContext* ctx,
+                                      const v2::GetOffsetRequest* req,
+                                      v2::GetOffsetResponse* resp) override;
+  grpc::ServerUnaryReactor* QueryOffset(grpc::CallbackServerContext* ctx,
+                                        const v2::QueryOffsetRequest* req,
+                                        v2::QueryOffsetResponse* resp) override;
+
   // The client id of a call (x-mq-client-id), or CLIENT_ID_REQUIRED.
   static absl::StatusOr<std::string> ClientId(const grpc::CallbackServerContext& ctx);
   // The peer's "host:port" (grpc's "ipv4:" / "ipv6:" prefix removed).
@@ -79,7 +100,11 @@ class MessagingServiceImpl final : public v2::MessagingService::CallbackService 
   // past options.max_clients.
   absl::Status RememberSettings(const std::string& client_id, const v2::Settings& s);
   std::optional<v2::Settings> FindSettings(const std::string& client_id) const;
+  // Also unregisters the client from every consumer group it joined.
   void ForgetClient(const std::string& client_id);
+  // Registers (or refreshes) a consumer client in the broker's ConsumerManager under `group`,
+  // with the subscriptions of its Settings (the group's current ones if it sent none).
+  void RegisterConsumer(const std::string& client_id, const std::string& group);
   // The Settings the server answers a client's Settings with.
   v2::Settings ServerSettings(const v2::Settings& client) const;
 
@@ -105,6 +130,36 @@ class MessagingServiceImpl final : public v2::MessagingService::CallbackService 
   mutable std::mutex mu_;
   std::map<std::string, v2::Settings> clients_;      // guarded by mu_
   std::map<std::string, TelemetryStream*> streams_;  // guarded by mu_
+  // Consumer groups each client joined in the ConsumerManager, and the channel id it is known by
+  // there (high bit set: never a remoting connection's id).
+  struct Member {
+    uint64_t channel_id = 0;
+    std::set<std::string> groups;
+  };
+  std::map<std::string, Member> members_;  // guarded by mu_
+  uint64_t next_channel_ = 0;              // guarded by mu_
 };
+
+// Shared validation of consumer calls. The topic and group of a call (ILLEGAL_TOPIC,
+// ILLEGAL_CONSUMER_GROUP; TOPIC_NOT_FOUND for an unknown topic).
+absl::Status TopicAndGroup(broker::BrokerController& b, const v2::Resource& topic,
+                           const v2::Resource& group, std::string* t, std::string* g);
+// The queue a call names: its topic exists and the id is one of its read queues (BAD_REQUEST).
+absl::Status ReadQueue(broker::BrokerController& b, const v2::MessageQueue& q, std::string* topic,
+                       int32_t* queue_id);
+// A subscription filter of a call: ILLEGAL_FILTER_EXPRESSION for an unknown type or an expression
+// that does not parse (with the parser's reason), UNSUPPORTED for SQL92 while the broker's
+// enablePropertyFilter is false.
+absl::StatusOr<broker::SubscriptionFilter> ResolveFilter(broker::BrokerController& b,
+                                                         const v2::FilterExpression& f,
+                                                         std::string* type);
+// When a long-polling call must answer. ReceiveMessage (`at_least_min`), as RocketMQ's proxy
+// decides it: the requested time (else `fallback_ms`) within [min_polling_ms, max_polling_ms],
+// shortened to what the client's deadline leaves (less a margin to answer in); ILLEGAL_POLLING_TIME
+// when the deadline leaves less than min_polling_ms. PullMessage: the requested time (0: answer at
+// once) up to max_polling_ms and the deadline. A negative time is ILLEGAL_POLLING_TIME.
+absl::StatusOr<std::chrono::steady_clock::time_point> PollingDeadline(
+    const GrpcOptions& o, const grpc::CallbackServerContext& ctx,
+    const google::protobuf::Duration* requested, int64_t fallback_ms, bool at_least_min);
 
 }  // namespace stele::rpc
