@@ -134,6 +134,12 @@ absl::Status MessageWriter::Redirect(OutgoingMessage* m) const {
 }
 
 namespace {
+absl::Status CancelIllegal() {
+  return PutError(PutMessageStatus::kMessageIllegal, absl::StatusCode::kInvalidArgument,
+                  "timer message illegal: a TIMER_DEL_UNIQKEY message must be a timer message "
+                  "due at least one timer precision from now");
+}
+
 bool ParseMs(std::string_view s, int64_t* out) {
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
   return ec == std::errc() && p == s.data() + s.size();
@@ -147,7 +153,11 @@ absl::Status MessageWriter::RedirectTimer(OutgoingMessage* m) const {
   const auto delay_ms = m->properties.Get(kPropTimerDelayMs);
   const auto deliver_ms = m->properties.Get(kPropTimerDeliverMs);
   const auto start_deliver = m->properties.Get(kPropStartDeliverTime);
-  if (!delay_sec && !delay_ms && !deliver_ms && !start_deliver) return absl::OkStatus();
+  const bool cancel = m->properties.Get(kPropTimerDelUniqKey).has_value();
+  if (!delay_sec && !delay_ms && !deliver_ms && !start_deliver) {
+    if (cancel) return CancelIllegal();
+    return absl::OkStatus();
+  }
   if (!timer_.enable) {
     return PutError(PutMessageStatus::kUnknownError, absl::StatusCode::kFailedPrecondition,
                     "accurate timer message is not enabled, timerWheelEnable is false");
@@ -183,8 +193,9 @@ absl::Status MessageWriter::RedirectTimer(OutgoingMessage* m) const {
   if (due > now && due - now > timer_.max_delay_ms) {
     return illegal(fmt::format("due in {} ms", due - now));
   }
-  // Less than one tick ahead (or past): the wheel could not deliver it any sooner.
-  if (due - now < timer_.precision_ms) return absl::OkStatus();
+  // Less than one tick ahead (or past): the wheel could not deliver it any sooner. A cancel for
+  // such a time is too late (its target is being delivered), as RocketMQ refuses it.
+  if (due - now < timer_.precision_ms) return cancel ? CancelIllegal() : absl::OkStatus();
   m->properties.Set(kPropTimerOutMs, fmt::format("{}", due));
   m->properties.Set(kPropRealTopic, m->topic);
   m->properties.Set(kPropRealQueueId, fmt::format("{}", m->queue_id));

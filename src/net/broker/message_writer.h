@@ -67,6 +67,10 @@ inline constexpr std::string_view kPropTimerDelayMs = "TIMER_DELAY_MS";
 inline constexpr std::string_view kPropStartDeliverTime = "__STARTDELIVERTIME";
 inline constexpr std::string_view kPropTimerOutMs = "TIMER_OUT_MS";
 inline constexpr std::string_view kPropTimerDequeueMs = "TIMER_DEQUEUE_MS";
+// RocketMQ 5's timer cancel: a timer message for the same delivery time whose TIMER_DEL_UNIQKEY is
+// "<topic>+<UNIQ_KEY>" of the pending timer (TimerMessageStore.buildDeleteKey) stops it; the
+// marker is not delivered either. Refused on a message that is not parked as a timer.
+inline constexpr std::string_view kPropTimerDelUniqKey = "TIMER_DEL_UNIQKEY";
 
 // A message the broker is about to store; owns its bytes.
 struct OutgoingMessage {
