@@ -7,6 +7,10 @@
 // tick, so this is the wheel's burst throughput), and the delivery error (store time of the
 // delivered copy minus the requested time) at p50 / p99 / max.
 //
+// Baseline, same run and same store: N plain 1 KiB puts (no timer property) through the same
+// MessageWriter, before the timers; the schedule and fire rates are also printed as ratios of it
+// (a timer costs a park and, when it fires, a second put, so ~0.5x is the natural ceiling of fire).
+//
 //   stele_timer_bench [--n=100000] [--delay_ms=3000] [--spread_ms=0] [--dir=DIR] [--sync]
 #include <algorithm>
 #include <atomic>
@@ -59,6 +63,29 @@ int64_t Pct(std::vector<int64_t>& v, double p) {
 }
 
 constexpr std::string_view kTopic = "TimerBench";
+constexpr std::string_view kPlainTopic = "TimerBenchPlain";
+
+// Puts n messages built by `make(i)` through `writer`, keeping below maxInflightSends; returns
+// (seconds until all were acknowledged, failures).
+template <typename Make>
+std::pair<double, int64_t> PutAll(MessageWriter& writer, int64_t n, Make make) {
+  std::atomic<int64_t> acked{0}, failed{0};
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < n; ++i) {
+    // Back-pressure: stay below maxInflightSends so that no put is refused as busy.
+    while (writer.inflight() >= 9000) std::this_thread::yield();
+    writer.Put(make(i), [&](absl::StatusOr<AppendResult> r) {
+      if (r.ok()) {
+        acked++;
+      } else {
+        failed++;
+      }
+    });
+  }
+  while (acked + failed < n) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return {std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+          failed.load()};
+}
 
 }  // namespace
 
@@ -91,30 +118,36 @@ int main(int argc, char** argv) {
   timers.Start();
 
   const std::string body(1024, 'x');
+  // Warm-up (not measured): the first puts into a fresh store pay for segment creation and page
+  // faults, which would flatter everything measured after the baseline.
+  PutAll(writer, std::min<int64_t>(n, 20000), [&](int64_t i) {
+    OutgoingMessage m;
+    m.topic = "TimerBenchWarmup";
+    m.queue_id = static_cast<int32_t>(i % 4);
+    m.body = body;
+    return m;
+  });
+  const auto [plain_s, plain_failed] = PutAll(writer, n, [&](int64_t i) {
+    OutgoingMessage m;
+    m.topic = std::string(kPlainTopic);
+    m.queue_id = static_cast<int32_t>(i % 4);
+    m.body = body;
+    return m;
+  });
+  const double plain_rate = static_cast<double>(n) / plain_s;
+
   const int64_t start = NowMs();
   const int64_t first_due = start + delay_ms;
-  std::atomic<int64_t> acked{0}, failed{0};
-  const auto t0 = std::chrono::steady_clock::now();
-  for (int64_t i = 0; i < n; ++i) {
+  const auto [sched_s, sched_failed] = PutAll(writer, n, [&](int64_t i) {
     const int64_t due = first_due + (n > 1 ? spread_ms * i / (n - 1) : 0);
     OutgoingMessage m;
     m.topic = std::string(kTopic);
     m.queue_id = static_cast<int32_t>(i % 4);
     m.body = body;
     m.properties.Set(kPropTimerDeliverMs, fmt::format("{}", due));
-    // Back-pressure: stay below maxInflightSends so that no put is refused as busy.
-    while (writer.inflight() >= 9000) std::this_thread::yield();
-    writer.Put(std::move(m), [&](absl::StatusOr<AppendResult> r) {
-      if (r.ok()) {
-        acked++;
-      } else {
-        failed++;
-      }
-    });
-  }
-  while (acked + failed < n) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  const double sched_s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return m;
+  });
+  const int64_t acked = n - sched_failed;
   if (NowMs() > first_due) {
     fmt::print(stderr, "note: scheduling took past the first due time; raise --delay_ms\n");
   }
@@ -154,10 +187,16 @@ int main(int argc, char** argv) {
   const int64_t got = static_cast<int64_t>(errors.size());
   fmt::print("timer bench: n={} body=1KiB delay={}ms spread={}ms flush={}\n", n, delay_ms,
              spread_ms, HasFlag(argc, argv, "--sync") ? "SYNC" : "ASYNC");
-  fmt::print("  schedule: {:.0f} msg/s ({:.2f} s, {} failed)\n", static_cast<double>(n) / sched_s,
-             sched_s, failed.load());
-  fmt::print("  fire:     {:.0f} msg/s ({} delivered of {}, last {} ms after the first due time)\n",
-             static_cast<double>(got) / fire_s, got, acked.load(), last_store - first_due);
+  const double sched_rate = static_cast<double>(n) / sched_s;
+  const double fire_rate = static_cast<double>(got) / fire_s;
+  fmt::print("  baseline: {:.0f} msg/s plain puts ({:.2f} s, {} failed)\n", plain_rate, plain_s,
+             plain_failed);
+  fmt::print("  schedule: {:.0f} msg/s ({:.2f} s, {} failed) = {:.2f}x baseline\n", sched_rate,
+             sched_s, sched_failed, sched_rate / plain_rate);
+  fmt::print(
+      "  fire:     {:.0f} msg/s ({} delivered of {}, last {} ms after the first due time) = "
+      "{:.2f}x baseline\n",
+      fire_rate, got, acked, last_store - first_due, fire_rate / plain_rate);
   std::sort(errors.begin(), errors.end());
   const int64_t p50 = Pct(errors, 0.50), p99 = Pct(errors, 0.99);
   fmt::print("  error (delivered - requested): p50={} ms p99={} ms min={} ms max={} ms\n", p50, p99,

@@ -38,11 +38,20 @@ absl::StatusOr<std::unique_ptr<BrokerController>> BrokerController::Create(Broke
   STELE_RETURN_IF_ERROR(b->groups_->Load());
   b->offsets_ = std::make_unique<ConsumerOffsetManager>(c);
   STELE_RETURN_IF_ERROR(b->offsets_->Load());
-  b->writer_ =
-      std::make_unique<MessageWriter>(*b->store_, c.max_inflight_sends, c.message_delay_level_ms,
-                                      TimerPolicy{.enable = c.timer_wheel_enable,
-                                                  .precision_ms = c.timer_precision_ms,
-                                                  .max_delay_ms = c.timer_max_delay_sec * 1000});
+  b->writer_ = std::make_unique<MessageWriter>(
+      *b->store_, c.max_inflight_sends, c.message_delay_level_ms,
+      TimerPolicy{.enable = c.timer_wheel_enable,
+                  .precision_ms = c.timer_precision_ms,
+                  .max_delay_ms = c.timer_max_delay_sec * 1000},
+      IdempotencePolicy{.enable = c.idempotent_publish_enable,
+                        .window_ms = c.idempotent_publish_window_sec * 1000,
+                        .max_entries = static_cast<size_t>(c.idempotent_publish_max_entries)});
+  if (c.idempotent_publish_enable) {
+    const int64_t t0 = NowMs();
+    const int64_t n = b->writer_->RebuildPublishWindow();
+    log::Info("idempotent publish: {} records of the last {} s restored in {} ms", n,
+              c.idempotent_publish_window_sec, NowMs() - t0);
+  }
   b->pull_hold_ = std::make_unique<PullHoldService>(*b->store_);
   b->delay_ = std::make_unique<DelayService>(*b->store_, *b->writer_, c);
   STELE_RETURN_IF_ERROR(b->delay_->Load());

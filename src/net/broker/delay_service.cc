@@ -79,41 +79,28 @@ absl::Status DelayService::Load() {
 }
 
 void DelayService::Start() {
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    if (started_ || stop_) return;
-    started_ = true;
-  }
   // An offset past its queue's end means parked messages were lost (a machine crash under
   // ASYNC_FLUSH after the offsets were written). Pull it back now, before anything new is parked
   // at the offsets that follow, or those messages would be skipped.
-  for (int level = 1; level <= writer_.max_delay_level(); ++level) {
-    const int64_t end = store_.NextQueueOffset(kScheduleTopic, level - 1);
-    if (const int64_t offset = Offset(level); offset > end) {
-      log::Warn(
-          "delay level {}: offset {} is past the schedule queue's end {}; parked messages "
-          "were lost in a crash",
-          level, offset, end);
-      SetOffset(level, end);
+  auto prepare = [this] {
+    for (int level = 1; level <= writer_.max_delay_level(); ++level) {
+      const int64_t end = store_.NextQueueOffset(kScheduleTopic, level - 1);
+      if (const int64_t offset = Offset(level); offset > end) {
+        log::Warn(
+            "delay level {}: offset {} is past the schedule queue's end {}; parked messages "
+            "were lost in a crash",
+            level, offset, end);
+        SetOffset(level, end);
+      }
     }
-  }
-  last_persist_ms_ = SteadyMs();
-  thread_ = std::thread([this] { Run(); });
+    last_persist_ms_ = SteadyMs();
+  };
+  thread_.Start(prepare, [this] { return RunOnce(); });
 }
 
 void DelayService::Stop() {
-  bool started = false;
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    if (stop_) return;
-    stop_ = true;
-    started = started_;
-  }
-  stopping_ = true;
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
   // Never started = nothing changed; and a file Load() refused must stay for the operator.
-  if (!started) return;
+  if (!thread_.Stop()) return;
   if (absl::Status s = Persist(); !s.ok()) {
     log::Error("persisting {} at stop failed: {}", file_.path(), std::string(s.message()));
   }
@@ -143,11 +130,7 @@ int64_t DelayService::Offset(int level) const {
 
 void DelayService::Notify(int level) {
   if (level < 1 || level > writer_.max_delay_level()) return;
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    wake_ = true;
-  }
-  cv_.notify_all();
+  thread_.Wake();
 }
 
 void DelayService::SetOffset(int level, int64_t offset) {
@@ -162,22 +145,13 @@ void DelayService::SetOffset(int level, int64_t offset) {
   ahead.erase(ahead.begin(), ahead.lower_bound(offset));
 }
 
-void DelayService::Run() {
-  const int levels = writer_.max_delay_level();
-  while (!stopping_) {
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      wake_ = false;
-    }
-    int64_t wait_ms = kIdleWaitMs;
-    for (int level = 1; level <= levels && !stopping_; ++level) {
-      wait_ms = std::min(wait_ms, DeliverDue(level));
-    }
-    MaybePersist(&wait_ms);
-    if (wait_ms <= 0) continue;
-    std::unique_lock<std::mutex> l(mu_);
-    cv_.wait_for(l, std::chrono::milliseconds(wait_ms), [this] { return stop_ || wake_; });
+int64_t DelayService::RunOnce() {
+  int64_t wait_ms = kIdleWaitMs;
+  for (int level = 1; level <= writer_.max_delay_level() && !thread_.stopping(); ++level) {
+    wait_ms = std::min(wait_ms, DeliverDue(level));
   }
+  MaybePersist(&wait_ms);
+  return wait_ms;
 }
 
 void DelayService::MaybePersist(int64_t* wait_ms) {

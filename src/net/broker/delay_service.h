@@ -35,6 +35,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "net/broker/message_writer.h"
+#include "net/broker/service_thread.h"
 #include "net/broker/state/broker_config.h"
 #include "net/broker/state/json_file.h"
 #include "stele/store.h"
@@ -78,7 +79,8 @@ class DelayService {
 
  private:
   struct Item;
-  void Run();
+  // One pass of the service thread: every level; returns the ms until the next is needed.
+  int64_t RunOnce();
   // Delivers what is due at `level`; returns the ms until the level needs another look (0 = at
   // once).
   int64_t DeliverDue(int level);
@@ -94,14 +96,10 @@ class DelayService {
   JsonFile file_;  // guarded by persist_mu_
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;
   // Level -> next offset. Levels beyond the configured ones (from an older config) are kept and
   // written back unchanged.
   std::map<int, int64_t> offsets_;  // guarded by mu_
   bool dirty_ = false;              // guarded by mu_: offsets_ changed since the last persist
-  bool wake_ = false;               // guarded by mu_
-  bool stop_ = false;               // guarded by mu_
-  std::atomic<bool> stopping_{false};
   std::mutex persist_mu_;
   int64_t last_persist_ms_ = 0;  // steady clock; run thread only
 
@@ -111,8 +109,7 @@ class DelayService {
   // Run thread only: per level, when a failed delivery was last logged (a busy broker would
   // otherwise log every retry).
   std::vector<int64_t> last_warn_ms_;
-  std::thread thread_;
-  bool started_ = false;  // guarded by mu_
+  ServiceThread thread_;  // last: stopped (joined) before the members it uses go
 };
 
 }  // namespace stele::broker

@@ -1,5 +1,6 @@
 #include "net/broker/message_writer.h"
 
+#include <algorithm>
 #include <charconv>
 #include <memory>
 #include <mutex>
@@ -61,11 +62,16 @@ OutgoingMessage OutgoingMessage::FromStored(const MessageView& v) {
 }
 
 MessageWriter::MessageWriter(Store& store, int max_inflight, std::vector<int64_t> delay_levels_ms,
-                             TimerPolicy timer)
+                             TimerPolicy timer, IdempotencePolicy idempotence)
     : store_(store),
       max_inflight_(max_inflight),
       delay_levels_ms_(std::move(delay_levels_ms)),
-      timer_(std::move(timer)) {}
+      timer_(std::move(timer)) {
+  if (idempotence.enable) {
+    window_ = std::make_unique<PublishWindow>(idempotence.window_ms, idempotence.max_entries,
+                                              timer_.clock);
+  }
+}
 
 absl::Status MessageWriter::Admit(int64_t n) {
   const int64_t now = inflight_.fetch_add(n, std::memory_order_relaxed) + n;
@@ -99,7 +105,19 @@ absl::Status MessageWriter::Redirect(OutgoingMessage* m) const {
   if (level_text) {
     auto [p, ec] =
         std::from_chars(level_text->data(), level_text->data() + level_text->size(), level);
-    if (ec != std::errc()) level = 0;  // RocketMQ ignores levels <= 0
+    const bool number = ec == std::errc() && p == level_text->data() + level_text->size();
+    // A producer's level must name one of messageDelayLevel's (0: no delay). The broker's own
+    // puts, and consumers sending back to %RETRY% (the Java client's fallback asks for level
+    // 3 + reconsumeTimes), compute theirs and are clamped below, as RocketMQ does.
+    if (m->from_producer && !IsRetryTopic(m->topic) && !IsDlqTopic(m->topic) &&
+        (!number || level < 0 || level > max_delay_level())) {
+      return PutError(
+          PutMessageStatus::kMessageIllegal, absl::StatusCode::kInvalidArgument,
+          fmt::format("delay level illegal: DELAY={} is not a level in [0, {}] "
+                      "(0 = no delay; messageDelayLevel has {} levels)",
+                      ShortForMessage(*level_text), max_delay_level(), max_delay_level()));
+    }
+    if (!number) level = 0;  // RocketMQ ignores levels <= 0
   }
   if (level <= 0 || delay_levels_ms_.empty()) return RedirectTimer(m);
   // HookUtils.checkIfTimerMessage: a delay level wins; the timer properties go.
@@ -116,6 +134,12 @@ absl::Status MessageWriter::Redirect(OutgoingMessage* m) const {
 }
 
 namespace {
+absl::Status CancelIllegal() {
+  return PutError(PutMessageStatus::kMessageIllegal, absl::StatusCode::kInvalidArgument,
+                  "timer message illegal: a TIMER_DEL_UNIQKEY message must be a timer message "
+                  "due at least one timer precision from now");
+}
+
 bool ParseMs(std::string_view s, int64_t* out) {
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
   return ec == std::errc() && p == s.data() + s.size();
@@ -129,7 +153,11 @@ absl::Status MessageWriter::RedirectTimer(OutgoingMessage* m) const {
   const auto delay_ms = m->properties.Get(kPropTimerDelayMs);
   const auto deliver_ms = m->properties.Get(kPropTimerDeliverMs);
   const auto start_deliver = m->properties.Get(kPropStartDeliverTime);
-  if (!delay_sec && !delay_ms && !deliver_ms && !start_deliver) return absl::OkStatus();
+  const bool cancel = m->properties.Get(kPropTimerDelUniqKey).has_value();
+  if (!delay_sec && !delay_ms && !deliver_ms && !start_deliver) {
+    if (cancel) return CancelIllegal();
+    return absl::OkStatus();
+  }
   if (!timer_.enable) {
     return PutError(PutMessageStatus::kUnknownError, absl::StatusCode::kFailedPrecondition,
                     "accurate timer message is not enabled, timerWheelEnable is false");
@@ -165,8 +193,9 @@ absl::Status MessageWriter::RedirectTimer(OutgoingMessage* m) const {
   if (due > now && due - now > timer_.max_delay_ms) {
     return illegal(fmt::format("due in {} ms", due - now));
   }
-  // Less than one tick ahead (or past): the wheel could not deliver it any sooner.
-  if (due - now < timer_.precision_ms) return absl::OkStatus();
+  // Less than one tick ahead (or past): the wheel could not deliver it any sooner. A cancel for
+  // such a time is too late (its target is being delivered), as RocketMQ refuses it.
+  if (due - now < timer_.precision_ms) return cancel ? CancelIllegal() : absl::OkStatus();
   m->properties.Set(kPropTimerOutMs, fmt::format("{}", due));
   m->properties.Set(kPropRealTopic, m->topic);
   m->properties.Set(kPropRealQueueId, fmt::format("{}", m->queue_id));
@@ -197,76 +226,226 @@ Encoded Encode(const OutgoingMessage& m) {
 }
 }  // namespace
 
+std::string MessageWriter::WindowKey(const OutgoingMessage& m) const {
+  if (!window_ || !m.from_producer || IsRetryTopic(m.topic) || IsDlqTopic(m.topic)) return {};
+  auto uniq = m.properties.Get(kPropertyUniqKey);
+  return uniq ? PublishWindow::Key(m.topic, *uniq) : std::string();
+}
+
 void MessageWriter::Put(OutgoingMessage m, PutCallback done) {
+  Send(std::move(m), [done = std::move(done)](absl::StatusOr<SendOutcome> r) {
+    if (!r.ok()) {
+      done(r.status());
+    } else {
+      done(std::move(r->result));
+    }
+  });
+}
+
+void MessageWriter::Send(OutgoingMessage m, SendCallback done) {
+  std::string key = WindowKey(m);
+  const int32_t queue_id = m.queue_id;  // before Redirect: the queue the producer addressed
   if (absl::Status s = Redirect(&m); !s.ok()) {
     done(s);
     return;
   }
+  if (!key.empty()) {
+    PublishRecord original;
+    const PublishWindow::Claim c = window_->Begin(
+        key,
+        [done](absl::StatusOr<PublishRecord> r) {
+          if (!r.ok()) {
+            done(r.status());
+          } else {
+            done(SendOutcome{.result = r->result, .queue_id = r->queue_id, .duplicate = true});
+          }
+        },
+        &original);
+    if (c == PublishWindow::Claim::kWaiting) return;
+    if (c == PublishWindow::Claim::kDuplicate) {
+      done(SendOutcome{
+          .result = std::move(original.result), .queue_id = original.queue_id, .duplicate = true});
+      return;
+    }
+  }
   if (absl::Status s = Admit(1); !s.ok()) {
+    if (!key.empty()) window_->Complete(key, s);
     done(s);
     return;
   }
+  Store1(std::move(m), std::move(key), queue_id, std::move(done));
+}
+
+void MessageWriter::Store1(OutgoingMessage m, std::string key, int32_t queue_id,
+                           SendCallback done) {
   // The store copies the bytes before AppendAsync returns, so `e` may go out of scope.
   Encoded e = Encode(m);
   e.msg.properties = e.props;
-  store_.AppendAsync(e.msg, [this, done = std::move(done)](absl::StatusOr<AppendResult> r) {
+  store_.AppendAsync(e.msg, [this, key = std::move(key), queue_id,
+                             done = std::move(done)](absl::StatusOr<AppendResult> r) {
     inflight_.fetch_sub(1, std::memory_order_relaxed);
-    done(std::move(r));
+    if (!r.ok()) {
+      if (!key.empty()) window_->Complete(key, r.status());
+      done(r.status());
+      return;
+    }
+    if (!key.empty()) window_->Complete(key, PublishRecord{.result = *r, .queue_id = queue_id});
+    done(SendOutcome{.result = *std::move(r), .queue_id = queue_id});
   });
 }
 
 void MessageWriter::PutBatch(std::vector<OutgoingMessage> msgs,
                              std::function<void(absl::StatusOr<std::vector<AppendResult>>)> done) {
-  const int64_t n = static_cast<int64_t>(msgs.size());
+  SendBatch(std::move(msgs), [done = std::move(done)](absl::StatusOr<std::vector<SendOutcome>> r) {
+    if (!r.ok()) {
+      done(r.status());
+      return;
+    }
+    std::vector<AppendResult> out;
+    out.reserve(r->size());
+    for (SendOutcome& o : *r) out.push_back(std::move(o.result));
+    done(std::move(out));
+  });
+}
+
+void MessageWriter::SendBatch(std::vector<OutgoingMessage> msgs, SendBatchCallback done) {
+  const size_t n = msgs.size();
   if (n == 0) {
-    done(std::vector<AppendResult>{});
+    done(std::vector<SendOutcome>{});
     return;
   }
+  std::vector<std::string> keys(n);
+  std::vector<int32_t> queue_ids(n);
   // All redirected before any is stored: a refused timer refuses the whole batch.
-  for (OutgoingMessage& m : msgs) {
-    if (absl::Status s = Redirect(&m); !s.ok()) {
+  for (size_t i = 0; i < n; ++i) {
+    keys[i] = WindowKey(msgs[i]);
+    queue_ids[i] = msgs[i].queue_id;
+    if (absl::Status s = Redirect(&msgs[i]); !s.ok()) {
       done(s);
       return;
     }
   }
-  if (absl::Status s = Admit(n); !s.ok()) {
-    done(s);
-    return;
-  }
   struct Gather {
     std::mutex mu;
-    std::vector<AppendResult> results;
+    std::vector<SendOutcome> results;
     absl::Status first_error;
-    int64_t remaining;
-    std::function<void(absl::StatusOr<std::vector<AppendResult>>)> done;
+    size_t remaining;
+    SendBatchCallback done;
   };
   auto g = std::make_shared<Gather>();
-  g->results.resize(msgs.size());
+  g->results.resize(n);
   g->remaining = n;
   g->done = std::move(done);
-  for (size_t i = 0; i < msgs.size(); ++i) {
-    Encoded e = Encode(msgs[i]);
-    e.msg.properties = e.props;
-    store_.AppendAsync(e.msg, [this, g, i](absl::StatusOr<AppendResult> r) {
-      inflight_.fetch_sub(1, std::memory_order_relaxed);
-      bool last = false;
-      {
-        std::lock_guard<std::mutex> l(g->mu);
-        if (r.ok()) {
-          g->results[i] = std::move(*r);
-        } else if (g->first_error.ok()) {
-          g->first_error = r.status();
-        }
-        last = --g->remaining == 0;
+  // Each message finishes exactly once (stored, a duplicate, or failed); the last calls done.
+  auto finish = [g](size_t i, absl::StatusOr<SendOutcome> r) {
+    bool last = false;
+    {
+      std::lock_guard<std::mutex> l(g->mu);
+      if (r.ok()) {
+        g->results[i] = *std::move(r);
+      } else if (g->first_error.ok()) {
+        g->first_error = r.status();
       }
-      if (!last) return;
-      if (!g->first_error.ok()) {
-        g->done(g->first_error);
-      } else {
-        g->done(std::move(g->results));
-      }
-    });
+      last = --g->remaining == 0;
+    }
+    if (!last) return;
+    if (!g->first_error.ok()) {
+      g->done(g->first_error);
+    } else {
+      g->done(std::move(g->results));
+    }
+  };
+  // Claims first (a duplicate within the batch waits for its earlier twin), then stores the rest.
+  std::vector<size_t> to_store;
+  for (size_t i = 0; i < n; ++i) {
+    if (keys[i].empty()) {
+      to_store.push_back(i);
+      continue;
+    }
+    PublishRecord original;
+    const PublishWindow::Claim c = window_->Begin(
+        keys[i],
+        [finish, i](absl::StatusOr<PublishRecord> r) {
+          if (!r.ok()) {
+            finish(i, r.status());
+          } else {
+            finish(i, SendOutcome{.result = r->result, .queue_id = r->queue_id, .duplicate = true});
+          }
+        },
+        &original);
+    if (c == PublishWindow::Claim::kFirst) {
+      to_store.push_back(i);
+    } else if (c == PublishWindow::Claim::kDuplicate) {
+      finish(i, SendOutcome{.result = std::move(original.result),
+                            .queue_id = original.queue_id,
+                            .duplicate = true});
+    }
   }
+  if (to_store.empty()) return;
+  if (absl::Status s = Admit(static_cast<int64_t>(to_store.size())); !s.ok()) {
+    for (size_t i : to_store) {
+      if (!keys[i].empty()) window_->Complete(keys[i], s);
+      finish(i, s);
+    }
+    return;
+  }
+  for (size_t i : to_store) {
+    Store1(std::move(msgs[i]), std::move(keys[i]), queue_ids[i],
+           [finish, i](absl::StatusOr<SendOutcome> r) { finish(i, std::move(r)); });
+  }
+}
+
+int64_t MessageWriter::RebuildPublishWindow() {
+  if (!window_) return 0;
+  const int64_t now = timer_.clock ? timer_.clock() : NowMs();
+  const int64_t since = now - window_->window_ms();
+  // Where the window's records start: the earliest record stored after `since` in any queue,
+  // and no later than what the consume queues have seen (the rest is scanned in full).
+  int64_t start = store_.DispatchedOffset();
+  for (const QueueInfo& q : store_.ListQueues()) {
+    if (q.max_offset <= q.min_offset) continue;
+    auto qo = store_.SearchQueueOffset(q.topic, q.queue_id, since);
+    if (!qo.ok() || *qo >= q.max_offset) continue;
+    auto got = store_.Get(q.topic, q.queue_id, *qo, GetOptions{.max_messages = 1});
+    if (got.ok() && !got->messages.empty()) start = std::min(start, got->messages[0].offset);
+  }
+  start = std::max(start, store_.MinOffset());
+  int64_t restored = 0;
+  const int64_t end = store_.MaxOffset();
+  for (int64_t off = start; off < end;) {
+    auto r = store_.Read(off);
+    if (!r.ok()) break;  // recovery left a clean tail; nothing readable lies past an error
+    off = r->next_offset;
+    const MessageView& v = r->msg;
+    if (v.store_timestamp <= since) continue;
+    auto uniq = v.Property(kPropertyUniqKey);
+    if (!uniq || uniq->empty()) continue;
+    std::string_view topic = v.topic;
+    int32_t queue_id = v.queue_id;
+    if (topic == kScheduleTopic || topic == kTimerTopic || topic == kTransHalfTopic) {
+      // Parked by MessageWriter: the producer addressed REAL_TOPIC / REAL_QID.
+      auto real = v.Property(kPropRealTopic);
+      auto qid = v.Property(kPropRealQueueId);
+      if (!real || !qid) continue;
+      auto [p, ec] = std::from_chars(qid->data(), qid->data() + qid->size(), queue_id);
+      if (ec != std::errc()) continue;
+      topic = *real;
+    } else if (v.Property(kPropRealTopic) || v.prepared_transaction_offset != 0 ||
+               IsSystemTopic(topic) || IsRetryTopic(topic) || IsDlqTopic(topic)) {
+      continue;  // a delivery, a commit or the broker's own record: not a producer's send
+    }
+    PublishRecord rec;
+    rec.result = AppendResult{.status = PutMessageStatus::kPutOk,
+                              .wrote_offset = r->offset,
+                              .wrote_bytes = static_cast<int32_t>(v.total_size),
+                              .queue_offset = v.queue_offset,
+                              .store_timestamp = v.store_timestamp,
+                              .msg_id = v.OffsetMsgId()};
+    rec.queue_id = queue_id;
+    window_->Restore(PublishWindow::Key(topic, *uniq), rec, v.store_timestamp);
+    ++restored;
+  }
+  return restored;
 }
 
 }  // namespace stele::broker

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "net/broker/publish_window.h"
 #include "stele/message.h"
 #include "stele/store.h"
 
@@ -65,6 +67,10 @@ inline constexpr std::string_view kPropTimerDelayMs = "TIMER_DELAY_MS";
 inline constexpr std::string_view kPropStartDeliverTime = "__STARTDELIVERTIME";
 inline constexpr std::string_view kPropTimerOutMs = "TIMER_OUT_MS";
 inline constexpr std::string_view kPropTimerDequeueMs = "TIMER_DEQUEUE_MS";
+// RocketMQ 5's timer cancel: a timer message for the same delivery time whose TIMER_DEL_UNIQKEY is
+// "<topic>+<UNIQ_KEY>" of the pending timer (TimerMessageStore.buildDeleteKey) stops it; the
+// marker is not delivered either. Refused on a message that is not parked as a timer.
+inline constexpr std::string_view kPropTimerDelUniqKey = "TIMER_DEL_UNIQKEY";
 
 // A message the broker is about to store; owns its bytes.
 struct OutgoingMessage {
@@ -78,6 +84,9 @@ struct OutgoingMessage {
   HostAddress born_host;
   int32_t reconsume_times = 0;
   int64_t prepared_transaction_offset = 0;  // a committed transaction: its half's log offset
+  // Sent by a producer (SEND_MESSAGE / V2 / batch, gRPC SendMessage), not re-stored by the broker
+  // itself: idempotent publish applies to it and its DELAY level is validated, not clamped.
+  bool from_producer = false;
 
   // A stored record as a message to store again (delay delivery, send-back): same body, flags,
   // born time/host, reconsume count and properties, minus the record's __CRC32# (the store
@@ -87,6 +96,16 @@ struct OutgoingMessage {
 
 using PutCallback = std::function<void(absl::StatusOr<AppendResult>)>;
 
+// What a producer is answered: where the message went. A duplicate (idempotent publish) carries
+// the original's result and queue id, which may differ from the retry's queue.
+struct SendOutcome {
+  AppendResult result;
+  int32_t queue_id = 0;  // the queue the producer addressed (not the schedule/timer/half queue)
+  bool duplicate = false;
+};
+using SendCallback = std::function<void(absl::StatusOr<SendOutcome>)>;
+using SendBatchCallback = std::function<void(absl::StatusOr<std::vector<SendOutcome>>)>;
+
 // How MessageWriter treats timer messages (timerWheelEnable, timerPrecisionMs, timerMaxDelaySec).
 struct TimerPolicy {
   bool enable = true;
@@ -95,11 +114,18 @@ struct TimerPolicy {
   std::function<int64_t()> clock;  // epoch ms; null = the system clock
 };
 
+// Idempotent publish (idempotentPublishEnable / WindowSec / MaxEntries); see publish_window.h.
+struct IdempotencePolicy {
+  bool enable = false;
+  int64_t window_ms = 600000;
+  size_t max_entries = 200000;
+};
+
 class MessageWriter {
  public:
   // delay_levels_ms[i] is the wait of delay level i+1.
   MessageWriter(Store& store, int max_inflight, std::vector<int64_t> delay_levels_ms,
-                TimerPolicy timer = {});
+                TimerPolicy timer = {}, IdempotencePolicy idempotence = {});
 
   // Stores `m` and calls `done` once (possibly before returning, possibly on an engine thread).
   // A prepared transaction message (sysFlag PREPARED) is stored as a half message instead: in
@@ -107,8 +133,10 @@ class MessageWriter {
   // REAL_TOPIC / REAL_QID and UNIQ_KEY copied to __transactionId__ (parseHalfMessageInner); the
   // transaction service and END_TRANSACTION take it from there.
   // A DELAY property > 0 on a non-transactional message outside the half topic sends it to
-  // SCHEDULE_TOPIC_XXXX queue level-1 (levels above the highest are clamped), keeping the real
-  // topic and queue in properties; the delay service moves it back when due.
+  // SCHEDULE_TOPIC_XXXX queue level-1, keeping the real topic and queue in properties; the delay
+  // service moves it back when due. From a producer (from_producer) a DELAY that is not a whole
+  // number in [0, max_delay_level()] is refused with kMessageIllegal; the broker's own puts
+  // (send-back) have their level clamped to the highest.
   // A timer message (see kPropTimerDeliverMs) due at least one timer precision from now is
   // parked in rmq_sys_wheel_timer queue 0 with TIMER_OUT_MS and REAL_TOPIC / REAL_QID (the timer
   // service delivers it); one due sooner or in the past is stored at once. Refused, with nothing
@@ -121,6 +149,20 @@ class MessageWriter {
   void PutBatch(std::vector<OutgoingMessage> msgs,
                 std::function<void(absl::StatusOr<std::vector<AppendResult>>)> done);
 
+  // Put / PutBatch for producer sends, answered with the addressed queue too. With idempotent
+  // publish on, a from_producer message with a UNIQ_KEY, outside %RETRY% and %DLQ% topics, whose
+  // (topic, UNIQ_KEY) was stored within the window is not stored again: `done` gets the original
+  // (duplicate = true); one whose first send is still in flight waits for that send's outcome.
+  // In a batch each message is looked up on its own (a retried batch stores only the missing).
+  void Send(OutgoingMessage m, SendCallback done);
+  void SendBatch(std::vector<OutgoingMessage> msgs, SendBatchCallback done);
+
+  // Refills the idempotence window from the commit log's tail: every producer record (keyed by
+  // its REAL_TOPIC when parked in the schedule, timer or half topic) stored within the window.
+  // Call once after the store is open and before sends are accepted. Returns keys restored.
+  int64_t RebuildPublishWindow();
+  const PublishWindow* publish_window() const { return window_.get(); }
+
   int64_t inflight() const { return inflight_.load(std::memory_order_relaxed); }
   int max_delay_level() const { return static_cast<int>(delay_levels_ms_.size()); }
   int64_t delay_ms(int level) const { return delay_levels_ms_[level - 1]; }
@@ -130,11 +172,15 @@ class MessageWriter {
   absl::Status Admit(int64_t n);
   absl::Status Redirect(OutgoingMessage* m) const;
   absl::Status RedirectTimer(OutgoingMessage* m) const;
+  std::string WindowKey(const OutgoingMessage& m) const;
+  // Admits and appends one message already redirected; completes `key`'s claim, if any.
+  void Store1(OutgoingMessage m, std::string key, int32_t queue_id, SendCallback done);
 
   Store& store_;
   const int64_t max_inflight_;
   const std::vector<int64_t> delay_levels_ms_;
   const TimerPolicy timer_;
+  std::unique_ptr<PublishWindow> window_;  // null: idempotent publish off
   std::atomic<int64_t> inflight_{0};
 };
 

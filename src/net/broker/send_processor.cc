@@ -95,18 +95,20 @@ absl::StatusOr<std::vector<std::pair<std::string_view, std::string_view>>> Split
   return out;
 }
 
-void FillSuccess(RemotingCommand* resp, const std::vector<AppendResult>& rs, int32_t queue_id) {
+// queueId and queueOffset are the first message's: a retried batch answered from the
+// idempotence window names the queue its originals went to.
+void FillSuccess(RemotingCommand* resp, const std::vector<SendOutcome>& rs) {
   std::vector<std::string> ids;
   ids.reserve(rs.size());
   bool timeout = false;
   for (const auto& r : rs) {
-    ids.push_back(r.msg_id);
-    timeout |= r.status == PutMessageStatus::kFlushDiskTimeout;
+    ids.push_back(r.result.msg_id);
+    timeout |= r.result.status == PutMessageStatus::kFlushDiskTimeout;
   }
   resp->code = timeout ? kFlushDiskTimeout : kSuccess;
   resp->Set("msgId", absl::StrJoin(ids, ","));
-  resp->Set("queueId", queue_id);
-  resp->Set("queueOffset", rs.front().queue_offset);
+  resp->Set("queueId", rs.front().queue_id);
+  resp->Set("queueOffset", rs.front().result.queue_offset);
   resp->Set("MSG_REGION", "DefaultRegion");
   resp->Set("TRACE_ON", "true");
 }
@@ -208,6 +210,7 @@ void HandleSend(BrokerController& b, const ChannelPtr& ch, RemotingCommand req, 
       m.properties.Set(kPropProducerGroup, h.producer_group);
     }
     m.flag = flag;
+    m.from_producer = true;
     m.sys_flag = static_cast<int32_t>(h.sys_flag);
     m.born_timestamp = h.born_timestamp;
     m.born_host = born_host;
@@ -216,16 +219,16 @@ void HandleSend(BrokerController& b, const ChannelPtr& ch, RemotingCommand req, 
   };
 
   if (!h.batch) {
-    b.writer().Put(make(std::move(req.body), h.properties, static_cast<int32_t>(h.flag)),
-                   [reply, queue_id](absl::StatusOr<AppendResult> r) {
-                     if (!r.ok()) {
-                       reply(PutFailureCode(r.status()), std::string(r.status().message()));
-                       return;
-                     }
-                     RemotingCommand resp;
-                     FillSuccess(&resp, {*r}, queue_id);
-                     reply(std::move(resp));
-                   });
+    b.writer().Send(make(std::move(req.body), h.properties, static_cast<int32_t>(h.flag)),
+                    [reply](absl::StatusOr<SendOutcome> r) {
+                      if (!r.ok()) {
+                        reply(PutFailureCode(r.status()), std::string(r.status().message()));
+                        return;
+                      }
+                      RemotingCommand resp;
+                      FillSuccess(&resp, {*r});
+                      reply(std::move(resp));
+                    });
     return;
   }
   std::vector<int32_t> flags;
@@ -247,16 +250,15 @@ void HandleSend(BrokerController& b, const ChannelPtr& ch, RemotingCommand req, 
     if (ReplyIfError(ValidateRemotingProperties(props, limits), reply, kMessageIllegal)) return;
     msgs.push_back(make(std::string(body), props, flags[i]));
   }
-  b.writer().PutBatch(std::move(msgs),
-                      [reply, queue_id](absl::StatusOr<std::vector<AppendResult>> r) {
-                        if (!r.ok()) {
-                          reply(PutFailureCode(r.status()), std::string(r.status().message()));
-                          return;
-                        }
-                        RemotingCommand resp;
-                        FillSuccess(&resp, *r, queue_id);
-                        reply(std::move(resp));
-                      });
+  b.writer().SendBatch(std::move(msgs), [reply](absl::StatusOr<std::vector<SendOutcome>> r) {
+    if (!r.ok()) {
+      reply(PutFailureCode(r.status()), std::string(r.status().message()));
+      return;
+    }
+    RemotingCommand resp;
+    FillSuccess(&resp, *r);
+    reply(std::move(resp));
+  });
 }
 
 }  // namespace

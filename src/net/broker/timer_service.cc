@@ -130,37 +130,27 @@ absl::Status TimerService::Load() {
 void TimerService::Start() {
   {
     std::lock_guard<std::mutex> l(mu_);
-    if (started_ || stop_ || !loaded_) return;
-    started_ = true;
+    if (!loaded_) return;
   }
-  last_checkpoint_ms_ = SteadyMs();
-  thread_ = std::thread([this] { Run(); });
+  thread_.Start([this] { last_checkpoint_ms_ = SteadyMs(); }, [this] { return RunOnce(); });
 }
 
 void TimerService::Stop() {
+  thread_.Stop();
   bool loaded = false;
   {
     std::lock_guard<std::mutex> l(mu_);
-    if (stop_) return;
-    stop_ = true;
     loaded = loaded_;
+    if (stopped_) return;
+    stopped_ = true;
   }
-  stopping_ = true;
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
   if (!loaded) return;
   if (absl::Status s = Checkpoint(true); !s.ok()) {
     log::Error("timer: the checkpoint at stop failed: {}", std::string(s.message()));
   }
 }
 
-void TimerService::Notify() {
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    wake_ = true;
-  }
-  cv_.notify_all();
-}
+void TimerService::Notify() { thread_.Wake(); }
 
 TimerService::Stats TimerService::stats() const {
   std::lock_guard<std::mutex> l(mu_);
@@ -174,7 +164,8 @@ void TimerService::Publish() {
                  .log_end = timer_->log_end(),
                  .delivered = delivered_,
                  .relinked = relinked_,
-                 .skipped = skipped_};
+                 .skipped = skipped_,
+                 .cancelled = cancelled_};
 }
 
 absl::Status TimerService::Checkpoint(bool clean) {
@@ -194,19 +185,6 @@ absl::Status TimerService::Checkpoint(bool clean) {
   dirty_ = false;
   Publish();
   return timer_->DeleteDelivered(dequeue_ms_);
-}
-
-void TimerService::Run() {
-  while (!stopping_) {
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      wake_ = false;
-    }
-    const int64_t wait_ms = RunOnce();
-    if (wait_ms <= 0) continue;
-    std::unique_lock<std::mutex> l(mu_);
-    cv_.wait_for(l, std::chrono::milliseconds(wait_ms), [this] { return stop_ || wake_; });
-  }
 }
 
 int64_t TimerService::RunOnce() {
@@ -237,7 +215,7 @@ int64_t TimerService::Place(int64_t deliver_ms) const {
 }
 
 int64_t TimerService::Enqueue() {
-  for (int round = 0; round < kPassBatches && !stopping_; ++round) {
+  for (int round = 0; round < kPassBatches && !thread_.stopping(); ++round) {
     GetOptions opts;
     opts.max_messages = kBatch;
     auto got = store_.Get(kTimerTopic, 0, enqueue_offset_, opts);
@@ -278,7 +256,7 @@ int64_t TimerService::Enqueue() {
 
 int64_t TimerService::Dequeue() {
   int64_t empty = 0;
-  for (int round = 0; round < kPassBatches && !stopping_;) {
+  for (int round = 0; round < kPassBatches && !thread_.stopping();) {
     const int64_t now = clock_();
     if (dequeue_ms_ > now) return std::min(kIdleWaitMs, dequeue_ms_ - now);
     if (cursor_ == kNotStarted) {
@@ -292,6 +270,7 @@ int64_t TimerService::Dequeue() {
     if (cursor_ < 0) {  // slot done
       dequeue_ms_ += timer_->precision_ms();
       cursor_ = kNotStarted;
+      cancels_.clear();
       // Not worth a checkpoint by itself: walking empty slots again after a crash is harmless,
       // and an idle broker would otherwise sync files every tick.
       // An empty slot costs one read; after a long outage there are many to walk.
@@ -354,6 +333,16 @@ int64_t TimerService::DeliverBatch(int64_t now) {
       log::Error("timer: skipping the timer at commit-log offset {}: {}", e->commit_offset,
                  std::string(m.status().message()));
       skipped_++;
+    } else if (auto del = m->properties.Get(kPropTimerDelUniqKey)) {
+      // RocketMQ 5's cancel: a timer for the same time naming "<topic>+<UNIQ_KEY>"; the marker
+      // itself is never delivered.
+      cancels_.emplace(*del);
+      cancelled_++;
+      done_.insert(item.pos);
+    } else if (auto uniq = m->properties.Get(kPropertyUniqKey);
+               uniq && cancels_.contains(fmt::format("{}+{}", m->topic, *uniq))) {
+      cancelled_++;
+      done_.insert(item.pos);
     } else {
       m->properties.Set(kPropTimerDequeueMs, fmt::format("{}", now));
       item.needs_put = true;

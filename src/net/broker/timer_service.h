@@ -40,6 +40,7 @@
 
 #include "absl/status/status.h"
 #include "net/broker/message_writer.h"
+#include "net/broker/service_thread.h"
 #include "net/broker/state/broker_config.h"
 #include "net/broker/state/json_file.h"
 #include "net/broker/timer_store.h"
@@ -68,6 +69,7 @@ class TimerService {
     int64_t delivered = 0;  // since Load
     int64_t relinked = 0;   // linked again (due beyond the wheel)
     int64_t skipped = 0;    // undeliverable
+    int64_t cancelled = 0;  // not delivered: a TIMER_DEL_UNIQKEY marker, or cancelled by one
   };
 
   // `store`, `writer` and `config` must outlive the service. `fs` null = POSIX. `clock` null =
@@ -98,7 +100,6 @@ class TimerService {
 
  private:
   struct Item;
-  void Run();
   // Scans newly parked messages into the wheel; returns the ms until it needs another look.
   int64_t Enqueue();
   // Delivers due slots; returns the ms until it needs another look.
@@ -127,20 +128,20 @@ class TimerService {
   static constexpr int64_t kNotStarted = -2;
   int64_t cursor_ = kNotStarted;
   std::set<int64_t> done_;  // entries of the current batch already handled (a put is retried)
+  // TIMER_DEL_UNIQKEY values ("<real topic>+<UNIQ_KEY>") met so far in slot dequeue_ms_. A slot
+  // is walked newest first, so a cancel (parked after its target, for the same time) is met
+  // before the target; after a crash the slot is walked again from its head.
+  std::set<std::string, std::less<>> cancels_;
   bool dirty_ = false;
   int64_t last_checkpoint_ms_ = 0;  // steady clock
   int64_t last_warn_ms_ = INT64_MIN / 2;
-  int64_t delivered_ = 0, relinked_ = 0, skipped_ = 0;
+  int64_t delivered_ = 0, relinked_ = 0, skipped_ = 0, cancelled_ = 0;
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool wake_ = false;     // guarded by mu_
-  bool stop_ = false;     // guarded by mu_
-  bool started_ = false;  // guarded by mu_
   bool loaded_ = false;   // guarded by mu_
+  bool stopped_ = false;  // guarded by mu_: the final checkpoint was taken
   Stats stats_;           // guarded by mu_: a copy published by the run thread
-  std::atomic<bool> stopping_{false};
-  std::thread thread_;
+  ServiceThread thread_;  // last: stopped (joined) before the members it uses go
 };
 
 }  // namespace stele::broker

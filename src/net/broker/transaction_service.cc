@@ -110,11 +110,16 @@ TransactionService::TransactionService(BrokerController& b) : b_(b) {}
 TransactionService::~TransactionService() { Stop(); }
 
 void TransactionService::Start() {
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    if (started_ || stop_) return;
-    started_ = true;
-  }
+  thread_.Start([this] { Prepare(); },
+                [this] {
+                  Pass();
+                  passes_.fetch_add(1);
+                  return b_.config().transaction_check_interval_ms;
+                },
+                b_.config().transaction_check_interval_ms);
+}
+
+void TransactionService::Prepare() {
   // Missing progress starts at the queue's first offset (RocketMQ's getConsumeOffset); progress
   // past the queue's end means records were lost in a machine crash after it was persisted.
   auto load = [&](std::string_view topic, int64_t* committed) {
@@ -132,33 +137,10 @@ void TransactionService::Start() {
   head_ = load(kTransHalfTopic, &committed_half_);
   op_read_ = load(kTransOpHalfTopic, &committed_op_);
   CommitProgress();
-  thread_ = std::thread([this] { Run(); });
 }
 
 void TransactionService::Stop() {
-  bool started = false;
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    if (stop_) return;
-    stop_ = true;
-    started = started_;
-  }
-  stopping_ = true;
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-  if (started) CommitProgress();
-}
-
-void TransactionService::Run() {
-  const auto interval = std::chrono::milliseconds(b_.config().transaction_check_interval_ms);
-  while (true) {
-    {
-      std::unique_lock<std::mutex> l(mu_);
-      if (cv_.wait_for(l, interval, [this] { return stop_; })) return;
-    }
-    Pass();
-    passes_.fetch_add(1);
-  }
+  if (thread_.Stop()) CommitProgress();
 }
 
 void TransactionService::Pass() {
@@ -172,7 +154,7 @@ void TransactionService::Pass() {
   GetOptions opts;
   opts.max_messages = kBatch;
   bool more = true;
-  while (more && head_ < end && !stopping_) {
+  while (more && head_ < end && !thread_.stopping()) {
     auto got = b_.store().Get(kTransHalfTopic, 0, head_, opts);
     if (!got.ok()) {
       log::Error("transactions: reading the half queue failed: {}", StatusMessage(got.status()));
@@ -193,7 +175,7 @@ void TransactionService::Pass() {
     }
     for (const RecordRef& rec : got->messages) {
       const int64_t offset = rec.msg.queue_offset;
-      if (offset >= end || stopping_) {
+      if (offset >= end || thread_.stopping()) {
         more = false;
         break;
       }
@@ -213,7 +195,7 @@ void TransactionService::Pass() {
 bool TransactionService::ReadOps() {
   GetOptions opts;
   opts.max_messages = kBatch;
-  while (!stopping_) {
+  while (!thread_.stopping()) {
     if (removed_.size() >= kMaxTrackedOps) {
       if (ShouldWarn()) {
         log::Warn("transactions: {} op records wait for half offset {}; checks are paused",

@@ -48,6 +48,7 @@
 
 #include "absl/status/statusor.h"
 #include "net/broker/message_writer.h"
+#include "net/broker/service_thread.h"
 #include "stele/message.h"
 #include "stele/store.h"
 
@@ -119,7 +120,8 @@ class TransactionService {
 
  private:
   enum class Outcome { kDone, kNotDue, kFailed };
-  void Run();
+  // Loads the progress (before the thread starts).
+  void Prepare();
   void Pass();
   // Reads op records up to the op queue's end; false if it could not (error, or too many).
   bool ReadOps();
@@ -134,14 +136,8 @@ class TransactionService {
 
   BrokerController& b_;
 
-  std::mutex mu_;
   std::mutex hook_mu_;
   CheckHook hook_;  // guarded by hook_mu_
-  std::condition_variable cv_;
-  bool stop_ = false;     // guarded by mu_
-  bool started_ = false;  // guarded by mu_
-  std::atomic<bool> stopping_{false};
-  std::thread thread_;
 
   // Run thread only (and Start/Stop, which do not overlap it).
   int64_t head_ = 0;     // next half offset not yet resolved
@@ -156,6 +152,7 @@ class TransactionService {
   std::atomic<int64_t> half_offset_{0};
   std::atomic<int64_t> op_offset_{0};
   std::atomic<int64_t> passes_{0};
+  ServiceThread thread_;  // last: stopped (joined) before the members it uses go
 };
 
 }  // namespace stele::broker

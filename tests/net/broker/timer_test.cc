@@ -74,11 +74,13 @@ class TimerTest : public ::testing::Test {
   }
 
   // SEND_MESSAGE_V2 to kTopic queue 0 with one timer property.
-  RemotingCommand Send(const std::string& body, std::string_view key, const std::string& value) {
+  RemotingCommand Send(const std::string& body, std::string_view key, const std::string& value,
+                       std::string_view key2 = {}, const std::string& value2 = {}) {
     std::string props;
     AppendProperty(&props, kPropertyUniqKey, body);
     AppendProperty(&props, kPropertyTags, "TagT");
     AppendProperty(&props, key, value);
+    if (!key2.empty()) AppendProperty(&props, key2, value2);
     RemotingCommand req = RemotingCommand::Request(request::kSendMessageV2);
     req.Set("a", "TimerProducer");
     req.Set("b", kTopic);
@@ -183,6 +185,43 @@ TEST_F(TimerTest, TooLongOrMalformedIsRefused) {
   EXPECT_EQ(resp.code, kSuccess) << resp.remark.value_or("");
   EXPECT_EQ(broker_->store().NextQueueOffset(kTopic, 0), 0);
   EXPECT_EQ(broker_->store().NextQueueOffset(kTimerTopic, 0), 1);
+}
+
+// RocketMQ 5's cancel: a timer for the same time with TIMER_DEL_UNIQKEY "<topic>+<UNIQ_KEY>"
+// stops the pending timer; neither it nor the marker is delivered, the others of the slot are.
+TEST_F(TimerTest, DelUniqKeyCancelsAPendingTimer) {
+  StartBroker();
+  const std::string due = fmt::format("{}", NowMs() + 1500);
+  ASSERT_EQ(Send("victim", kPropTimerDeliverMs, due).code, kSuccess);
+  ASSERT_EQ(Send("survivor", kPropTimerDeliverMs, due).code, kSuccess);
+  const RemotingCommand cancel = Send("cancel-victim", kPropTimerDeliverMs, due,
+                                      kPropTimerDelUniqKey, fmt::format("{}+victim", kTopic));
+  ASSERT_EQ(cancel.code, kSuccess) << cancel.remark.value_or("");
+  // A cancel naming another topic's message cancels nothing here.
+  ASSERT_EQ(
+      Send("cancel-other", kPropTimerDeliverMs, due, kPropTimerDelUniqKey, "Other+survivor").code,
+      kSuccess);
+  ASSERT_TRUE(WaitUntil([&] { return Arrived().contains("survivor"); }));
+  ASSERT_TRUE(WaitUntil([&] { return broker_->timers().stats().cancelled == 3; }));
+  const auto arrived = Arrived();
+  EXPECT_EQ(arrived.size(), 1u);
+  EXPECT_FALSE(arrived.contains("victim"));
+  EXPECT_FALSE(arrived.contains("cancel-victim"));
+  EXPECT_EQ(broker_->timers().stats().delivered, 1);
+}
+
+// A cancel that is not itself a pending timer is refused (RocketMQ's WHEEL_TIMER_MSG_ILLEGAL).
+TEST_F(TimerTest, DelUniqKeyOutsideATimerIsRefused) {
+  StartBroker();
+  RemotingCommand r = Send("plain-cancel", kPropTimerDelUniqKey, fmt::format("{}+x", kTopic));
+  EXPECT_EQ(r.code, kMessageIllegal);
+  EXPECT_NE(r.remark.value_or("").find("TIMER_DEL_UNIQKEY"), std::string::npos)
+      << r.remark.value_or("");
+  r = Send("past-cancel", kPropTimerDeliverMs, fmt::format("{}", NowMs() - 1000),
+           kPropTimerDelUniqKey, fmt::format("{}+x", kTopic));
+  EXPECT_EQ(r.code, kMessageIllegal);
+  EXPECT_EQ(broker_->store().NextQueueOffset(kTopic, 0), 0);
+  EXPECT_EQ(broker_->store().NextQueueOffset(kTimerTopic, 0), 0);
 }
 
 TEST_F(TimerTest, DisabledWheelRefusesTimers) {

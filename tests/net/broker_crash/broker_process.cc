@@ -133,7 +133,7 @@ absl::Status BrokerProcess::WriteConfig() const {
       port_, store_dir_, sync_flush_ ? "SYNC_FLUSH" : "ASYNC_FLUSH", kSegmentBytes, 20 * 20000,
       1 << 20);
   std::ofstream out(conf_path_, std::ios::trunc);
-  out << text;
+  out << text << extra_config_;
   out.close();
   if (!out) return absl::InternalError("cannot write " + conf_path_);
   return absl::OkStatus();

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -53,6 +54,9 @@ class BrokerProcess {
   // DeadlineExceeded (after SIGKILLing it) if it did not stop in time.
   absl::StatusOr<int> Stop(std::chrono::milliseconds timeout);
 
+  // broker.conf lines ("key=value\n" ...) appended to the generated ones on every later start.
+  void set_extra_config(std::string text) { extra_config_ = std::move(text); }
+
   bool running() const { return pid_ > 0; }
   uint16_t port() const { return port_; }
   std::string addr() const;  // "127.0.0.1:port"
@@ -78,6 +82,7 @@ class BrokerProcess {
   const std::string store_dir_;
   const std::string conf_path_;
   const bool sync_flush_;
+  std::string extra_config_;
   uint16_t port_ = 0;
   pid_t pid_ = -1;
   int starts_ = 0;

@@ -83,6 +83,11 @@ const std::vector<Field>& BrokerFields() {
       BoolField("timerWheelEnable", &BrokerConfig::timer_wheel_enable),
       IntField("timerPrecisionMs", &BrokerConfig::timer_precision_ms, 10, 60000),
       IntField("timerMaxDelaySec", &BrokerConfig::timer_max_delay_sec, 1, 366LL * 86400),
+      BoolField("idempotentPublishEnable", &BrokerConfig::idempotent_publish_enable),
+      IntField("idempotentPublishWindowSec", &BrokerConfig::idempotent_publish_window_sec, 1,
+               7LL * 86400),
+      IntField("idempotentPublishMaxEntries", &BrokerConfig::idempotent_publish_max_entries, 1,
+               100000000),
   };
   return kFields;
 }

@@ -74,6 +74,13 @@ struct BrokerConfig {
   bool timer_wheel_enable = true;        // timerWheelEnable
   int64_t timer_precision_ms = 1000;     // timerPrecisionMs
   int64_t timer_max_delay_sec = 259200;  // timerMaxDelaySec (3 days)
+  // Idempotent publish (Stele, beyond RocketMQ; see publish_window.h): a producer send whose
+  // (topic, UNIQ_KEY) was stored within the last idempotentPublishWindowSec is answered with the
+  // original msgId / queue / offset and not stored again. At most idempotentPublishMaxEntries keys
+  // are remembered (oldest evicted first, ~350 bytes each).
+  bool idempotent_publish_enable = true;            // idempotentPublishEnable
+  int64_t idempotent_publish_window_sec = 600;      // idempotentPublishWindowSec
+  int64_t idempotent_publish_max_entries = 200000;  // idempotentPublishMaxEntries
 
   // The message store's options. storePathRootDir and storeHost are derived by Finalize().
   StoreOptions store;
