@@ -1,6 +1,7 @@
 // Routes, sessions and sends over gRPC: QueryRoute, Heartbeat, Telemetry settings, SendMessage
 // (normal, batch, FIFO, delay, transaction), the mapping to remoting both ways, and bad input.
 #include <grpcpp/generic/generic_stub.h>
+#include <algorithm>
 
 #include <condition_variable>
 #include <mutex>
@@ -128,6 +129,29 @@ TEST_F(GrpcTest, SendNormalIsPullableOverRemotingWithTagKeysAndId) {
   EXPECT_EQ(found[0].Property(kPropertyKeys).value_or(""), "k1 k2");
   EXPECT_EQ(found[0].Property(kPropertyUniqKey).value_or(""), m.system_properties().message_id());
   EXPECT_EQ(found[0].Property("color").value_or(""), "blue");
+}
+
+TEST_F(GrpcTest, RetriedSendWithTheSameMessageIdIsStoredOnce) {
+  // A client retrying after a lost response resends the same message_id (the UNIQ_KEY): the
+  // broker's idempotent-publish window answers with the first result instead of storing again.
+  v2::Message m = Msg("sent twice");
+  auto first = Send({m});
+  ASSERT_EQ(first.status().code(), v2::OK) << first.status().message();
+  auto second = Send({m});  // round robin would put a new message on another queue
+  ASSERT_EQ(second.status().code(), v2::OK) << second.status().message();
+  ASSERT_EQ(second.entries_size(), 1);
+  EXPECT_EQ(second.entries(0).message_id(), first.entries(0).message_id());
+  EXPECT_EQ(second.entries(0).offset(), first.entries(0).offset());
+  ASSERT_EQ(Send({Msg("a different message")}).status().code(), v2::OK);
+
+  ASSERT_TRUE(WaitUntil([&] { return TopicCount() == 2; }));
+  std::vector<std::string> bodies;
+  std::vector<std::string> keep(4);
+  for (int q = 0; q < 4; ++q) {
+    for (const auto& v : RemotingPull(q, &keep[q])) bodies.emplace_back(v.body);
+  }
+  std::sort(bodies.begin(), bodies.end());
+  EXPECT_EQ(bodies, (std::vector<std::string>{"a different message", "sent twice"}));
 }
 
 TEST_F(GrpcTest, SendBatchAndFifoGroupKeepsOneQueue) {

@@ -169,6 +169,7 @@ grpc::ServerUnaryReactor* MessagingServiceImpl::SendMessage(grpc::CallbackServer
         m.queue_id = static_cast<int32_t>(round_robin.fetch_add(1) % static_cast<uint32_t>(nq));
       }
       m.topic = topic;
+      m.from_producer = true;  // a retry with the same message_id gets the first result
       m.properties.Set(broker::kPropCluster, b_.config().broker_cluster_name);
       if (peer.ok()) m.born_host = *peer;
       msgs.push_back(std::move(m));
