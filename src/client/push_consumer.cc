@@ -645,19 +645,11 @@ absl::Status PushConsumer::Start() {
     return s;
   }
   client::HeartbeatSync(*im.instance, im, fmt::format("consumer {}", im.opt.group));
-  std::weak_ptr<Impl> weak = impl_;
-  auto every = [&](Ms period, auto fn) {
-    im.instance->scheduler().RunEvery(period, period, [weak, fn] {
-      if (auto self = weak.lock()) {
-        self->instance->callbacks().Submit([weak, fn] {
-          if (auto s = weak.lock(); s && s->running.load()) fn(*s);
-        });
-      }
-    });
-  };
-  every(im.opt.rebalance_interval, [](Impl& s) { s.Rebalance(); });
-  every(im.opt.persist_offset_interval, [](Impl& s) { s.PersistHeld(); });
-  if (im.is_orderly() && im.clustering()) every(im.opt.lock_interval, [](Impl& s) { s.LockAll(); });
+  RunPeriodically(impl_, im.opt.rebalance_interval, [](Impl& s) { s.Rebalance(); });
+  RunPeriodically(impl_, im.opt.persist_offset_interval, [](Impl& s) { s.PersistHeld(); });
+  if (im.is_orderly() && im.clustering()) {
+    RunPeriodically(impl_, im.opt.lock_interval, [](Impl& s) { s.LockAll(); });
+  }
   im.Rebalance();
   return absl::OkStatus();
 }
