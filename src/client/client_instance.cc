@@ -92,7 +92,9 @@ absl::StatusOr<std::shared_ptr<ClientInstance>> ClientInstance::Create(ClientCon
   return c;
 }
 
-ClientInstance::ClientInstance(ClientConfig config) : config_(std::move(config)) {
+ClientInstance::ClientInstance(ClientConfig config)
+    : config_(std::move(config)),
+      backoff_(config_.reconnect_backoff_initial, config_.reconnect_backoff_max) {
   const int n = g_instance_counter.fetch_add(1);
   std::string instance =
       config_.instance_name.empty() ? fmt::format("{}#{}", getpid(), n) : config_.instance_name;
@@ -185,7 +187,12 @@ absl::StatusOr<RemotingCommand> ClientInstance::CallNamesrv(RemotingCommand req)
   absl::Status last;
   for (size_t i = 0; i < namesrvs_.size(); ++i) {
     const size_t idx = (start + i) % namesrvs_.size();
-    auto r = remoting_->InvokeSync(namesrvs_[idx], req, config_.timeout);
+    absl::StatusOr<RemotingCommand> r = absl::UnknownError("");
+    if (absl::Status s = Connect(namesrvs_[idx]); s.ok()) {
+      r = remoting_->InvokeSync(namesrvs_[idx], req, config_.timeout);
+    } else {
+      r = std::move(s);
+    }
     if (r.ok()) {
       std::lock_guard l(mu_);
       namesrv_index_ = idx;  // stick with the one that answers
@@ -244,8 +251,22 @@ std::vector<std::string> ClientInstance::BrokerAddrs() const {
   return out;
 }
 
+absl::Status ClientInstance::Connect(const std::string& addr) {
+  STELE_RETURN_IF_ERROR(backoff_.Admit(addr, ReconnectBackoff::Clock::now()));
+  absl::StatusOr<remoting::ChannelPtr> ch = remoting_->GetChannel(addr);
+  if (!ch.ok()) {
+    backoff_.Failed(addr, ReconnectBackoff::Clock::now());
+    log::Debug("client {}: {} (next try in {} ms)", client_id_, ch.status().ToString(),
+               backoff_.Delay(addr).count());
+    return ch.status();
+  }
+  backoff_.Succeeded(addr);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<RemotingCommand> ClientInstance::Call(const std::string& addr, RemotingCommand req,
                                                      std::chrono::milliseconds timeout) {
+  STELE_RETURN_IF_ERROR(Connect(addr));
   return remoting_->InvokeSync(addr, std::move(req),
                                timeout.count() > 0 ? timeout : config_.timeout);
 }
@@ -253,6 +274,10 @@ absl::StatusOr<RemotingCommand> ClientInstance::Call(const std::string& addr, Re
 void ClientInstance::CallAsync(const std::string& addr, RemotingCommand req,
                                std::chrono::milliseconds timeout, remoting::ResponseCallback done) {
   Executor* ex = callbacks_.get();
+  if (absl::Status s = Connect(addr); !s.ok()) {
+    ex->Submit([done = std::move(done), s = std::move(s)]() mutable { done(std::move(s)); });
+    return;
+  }
   remoting_->Invoke(
       addr, std::move(req), timeout.count() > 0 ? timeout : config_.timeout,
       [ex, done = std::move(done)](absl::StatusOr<RemotingCommand> r) mutable {
@@ -260,8 +285,10 @@ void ClientInstance::CallAsync(const std::string& addr, RemotingCommand req,
       });
 }
 
-void ClientInstance::Oneway(const std::string& addr, RemotingCommand req) {
+absl::Status ClientInstance::Oneway(const std::string& addr, RemotingCommand req) {
+  STELE_RETURN_IF_ERROR(Connect(addr));
   remoting_->InvokeOneway(addr, std::move(req));
+  return absl::OkStatus();
 }
 
 void ClientInstance::RefreshRoutes() {

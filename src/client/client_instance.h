@@ -19,6 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "client/executor.h"
+#include "client/reconnect_backoff.h"
 #include "client/route.h"
 #include "net/broker/state/heartbeat.h"
 #include "net/remoting/transport.h"
@@ -32,6 +33,10 @@ struct ClientConfig {
   std::chrono::milliseconds poll_name_server_interval{30000};
   std::chrono::milliseconds heartbeat_interval{30000};
   int callback_threads = 2;
+  // After a failed connect an address is not tried again for reconnect_backoff_initial, doubling
+  // with each further failure up to reconnect_backoff_max (reconnect_backoff.h).
+  std::chrono::milliseconds reconnect_backoff_initial{100};
+  std::chrono::milliseconds reconnect_backoff_max{2000};
 };
 
 // A producer or consumer attached to an instance. Callbacks run on the instance's callback
@@ -77,6 +82,11 @@ class ClientInstance {
   // Every master address in the cached routes.
   std::vector<std::string> BrokerAddrs() const;
 
+  // Every call below first connects to the address if there is no open connection (blocking for
+  // up to config().timeout), unless the address is in its reconnect back-off window: then it
+  // fails at once with Unavailable. Each call is bounded by its timeout (config().timeout when
+  // 0).
+  //
   // A request to a name server (each in turn until one answers). Transport errors only: the
   // response's code is the caller's to check.
   absl::StatusOr<remoting::RemotingCommand> CallNamesrv(remoting::RemotingCommand req);
@@ -86,7 +96,11 @@ class ClientInstance {
   // `done` runs on the callback executor.
   void CallAsync(const std::string& addr, remoting::RemotingCommand req,
                  std::chrono::milliseconds timeout, remoting::ResponseCallback done);
-  void Oneway(const std::string& addr, remoting::RemotingCommand req);
+  // OK: handed to the connection (not necessarily delivered).
+  absl::Status Oneway(const std::string& addr, remoting::RemotingCommand req);
+  // The connection to addr, made now if needed, under the reconnect back-off.
+  absl::Status Connect(const std::string& addr);
+  const ReconnectBackoff& backoff() const { return backoff_; }
 
   // Heartbeat now to every broker in the cached routes (after a subscription change).
   void SendHeartbeatToAllBrokers();
@@ -106,6 +120,7 @@ class ClientInstance {
   std::unique_ptr<remoting::RemotingClient> remoting_;
   std::unique_ptr<Executor> callbacks_;
   std::unique_ptr<Scheduler> scheduler_;
+  ReconnectBackoff backoff_;
 
   mutable std::mutex mu_;
   std::vector<ClientMember*> members_;

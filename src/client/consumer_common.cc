@@ -336,7 +336,7 @@ void UnlockQueues(ClientInstance& c, const std::string& group, const std::string
                   {"mqSet", std::move(set)}}
                  .dump();
   if (oneway) {
-    c.Oneway(addr, std::move(req));
+    (void)c.Oneway(addr, std::move(req));
   } else {
     (void)c.Call(addr, std::move(req));
   }

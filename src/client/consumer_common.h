@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -115,5 +116,22 @@ void FetchRoutes(ClientInstance& c, const std::vector<std::string>& topics, std:
 // CONSUMER_SEND_MSG_BACK of a consumed message (retry later / DLQ).
 absl::Status SendBack(ClientInstance& c, const std::string& group, const MessageExt& m,
                       int delay_level, int max_reconsume_times);
+
+// A consumer's periodic task (rebalance, offset commits, lock renewal): fn(*impl) every `period`
+// on the client's callback executor, never on the scheduler thread (which must not block). The
+// timer holds the consumer weakly: once it is destroyed or its `running` flag is false the task
+// does nothing. Impl has `std::shared_ptr<ClientInstance> instance` and `std::atomic<bool>
+// running`.
+template <typename Impl, typename Fn>
+void RunPeriodically(const std::shared_ptr<Impl>& impl, std::chrono::milliseconds period, Fn fn) {
+  std::weak_ptr<Impl> weak = impl;
+  impl->instance->scheduler().RunEvery(period, period, [weak, fn] {
+    if (auto self = weak.lock()) {
+      self->instance->callbacks().Submit([weak, fn] {
+        if (auto s = weak.lock(); s && s->running.load()) fn(*s);
+      });
+    }
+  });
+}
 
 }  // namespace stele::client

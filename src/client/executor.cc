@@ -2,6 +2,8 @@
 
 #include <pthread.h>
 
+#include <algorithm>
+
 namespace stele::client {
 
 Executor::Executor(int threads, std::string name) {
@@ -20,6 +22,22 @@ void Executor::Submit(std::function<void()> fn) {
     q_.push_back(std::move(fn));
   }
   cv_.notify_one();
+}
+
+void Executor::SubmitAll(std::vector<std::function<void()>> fns) {
+  if (fns.empty()) return;
+  size_t wake;
+  {
+    std::lock_guard l(mu_);
+    if (stop_) return;
+    for (auto& fn : fns) q_.push_back(std::move(fn));
+    wake = std::min(fns.size(), static_cast<size_t>(idle_));
+  }
+  if (wake == static_cast<size_t>(idle_)) {
+    cv_.notify_all();
+  } else {
+    for (size_t i = 0; i < wake; ++i) cv_.notify_one();
+  }
 }
 
 size_t Executor::queued() const {
@@ -45,7 +63,9 @@ void Executor::Loop() {
     std::function<void()> fn;
     {
       std::unique_lock l(mu_);
+      ++idle_;
       cv_.wait(l, [this] { return stop_ || !q_.empty(); });
+      --idle_;
       if (q_.empty()) return;  // stopping and drained
       fn = std::move(q_.front());
       q_.pop_front();

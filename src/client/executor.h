@@ -22,6 +22,9 @@ class Executor {
   ~Executor();  // Shutdown()
   // Tasks submitted after Shutdown() are dropped.
   void Submit(std::function<void()> fn);
+  // Submit of each, in order, under one lock, waking no more threads than there are tasks (a
+  // pull's messages are handed over with a few wake-ups instead of one per message).
+  void SubmitAll(std::vector<std::function<void()>> fns);
   // Runs what is queued, then joins the threads. Idempotent; not from one of its own threads.
   void Shutdown();
   size_t queued() const;
@@ -32,6 +35,7 @@ class Executor {
   std::condition_variable cv_;
   std::deque<std::function<void()>> q_;
   bool stop_ = false;
+  int idle_ = 0;  // threads waiting for a task
   std::vector<std::thread> threads_;
 };
 

@@ -479,19 +479,10 @@ absl::Status LitePullConsumer::Start() {
     return s;
   }
   client::HeartbeatSync(*im.instance, im, fmt::format("lite pull consumer {}", im.opt.group));
-  std::weak_ptr<Impl> weak = impl_;
-  auto every = [&](Ms period, auto fn) {
-    im.instance->scheduler().RunEvery(period, period, [weak, fn] {
-      if (auto self = weak.lock()) {
-        self->instance->callbacks().Submit([weak, fn] {
-          if (auto s = weak.lock(); s && s->running.load()) fn(*s);
-        });
-      }
-    });
-  };
-  every(im.opt.rebalance_interval, [](Impl& s) { s.Rebalance(); });
-  if (im.opt.auto_commit)
-    every(im.opt.auto_commit_interval, [](Impl& s) { (void)s.Commit(false); });
+  RunPeriodically(impl_, im.opt.rebalance_interval, [](Impl& s) { s.Rebalance(); });
+  if (im.opt.auto_commit) {
+    RunPeriodically(impl_, im.opt.auto_commit_interval, [](Impl& s) { (void)s.Commit(false); });
+  }
   std::vector<MessageQueue> assigned;
   {
     std::lock_guard l(im.mu);

@@ -65,6 +65,7 @@ absl::StatusOr<int64_t> RemoteOffsetStore::ReadStore(const MessageQueue& q) {
 }
 
 absl::Status RemoteOffsetStore::Persist(const std::set<MessageQueue>& queues) {
+  std::lock_guard persist(persist_mu_);
   absl::Status first;
   std::map<MessageQueue, int64_t> snapshot;
   {

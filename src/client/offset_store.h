@@ -50,6 +50,10 @@ class RemoteOffsetStore : public OffsetStore {
  private:
   std::shared_ptr<ClientInstance> c_;
   std::string group_;
+  // One Persist at a time, from its snapshot to its last commit: otherwise a periodic persist
+  // that took its snapshot first could deliver an older offset after a newer one (a dropped
+  // orderly queue's final commit), and the queue's next owner would consume messages again.
+  std::mutex persist_mu_;
 };
 
 class LocalOffsetStore : public OffsetStore {

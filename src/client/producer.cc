@@ -453,10 +453,9 @@ struct Producer::Impl : ClientMember, std::enable_shared_from_this<Producer::Imp
     req.Set("transactionId", half.transaction_id);
     if (ch != nullptr) {
       ch->InvokeOneway(std::move(req));
-    } else {
-      instance->Oneway(addr, std::move(req));
+      return absl::OkStatus();
     }
-    return absl::OkStatus();
+    return instance->Oneway(addr, std::move(req));
   }
 };
 
@@ -635,8 +634,7 @@ absl::Status Producer::SendOneway(const Message& msg) {
   const std::string addr = im.instance->BrokerAddr(mq.broker_name);
   if (addr.empty()) return absl::NotFoundError(fmt::format("no address for {}", mq.broker_name));
   p.req.Set("e", int64_t{mq.queue_id});
-  im.instance->Oneway(addr, std::move(p.req));
-  return absl::OkStatus();
+  return im.instance->Oneway(addr, std::move(p.req));
 }
 
 absl::StatusOr<SendResult> Producer::SendBatch(const std::vector<Message>& msgs) {

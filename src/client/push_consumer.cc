@@ -4,6 +4,7 @@
 #include <atomic>
 #include <climits>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -339,20 +340,30 @@ struct PushConsumer::Impl : ClientMember, std::enable_shared_from_this<PushConsu
       return;
     }
     const size_t batch = static_cast<size_t>(std::max(1, opt.consume_batch_size));
+    std::vector<std::function<void()>> tasks;
+    tasks.reserve((msgs.size() + batch - 1) / batch);
     for (size_t i = 0; i < msgs.size(); i += batch) {
       std::vector<MessageExt> part(
           std::make_move_iterator(msgs.begin() + i),
           std::make_move_iterator(msgs.begin() + std::min(msgs.size(), i + batch)));
-      SubmitConcurrent(pq, std::move(part), Ms(0));
+      tasks.push_back(ConsumeTask(pq, std::move(part)));
     }
+    consume_pool->SubmitAll(std::move(tasks));
   }
 
   // --- concurrent consumption ---
-  void SubmitConcurrent(std::shared_ptr<ProcessQueue> pq, std::vector<MessageExt> msgs, Ms delay) {
+  // A listener call for `msgs` of `pq`, for the consume pool.
+  std::function<void()> ConsumeTask(std::shared_ptr<ProcessQueue> pq,
+                                    std::vector<MessageExt> msgs) {
     std::weak_ptr<Impl> weak = weak_from_this();
-    auto task = [weak, pq, msgs = std::move(msgs)]() mutable {
+    return [weak, pq = std::move(pq), msgs = std::move(msgs)]() mutable {
       if (auto self = weak.lock()) self->ConsumeConcurrently(pq, std::move(msgs));
     };
+  }
+
+  void SubmitConcurrent(std::shared_ptr<ProcessQueue> pq, std::vector<MessageExt> msgs, Ms delay) {
+    std::weak_ptr<Impl> weak = weak_from_this();
+    std::function<void()> task = ConsumeTask(std::move(pq), std::move(msgs));
     if (delay.count() == 0) {
       consume_pool->Submit(std::move(task));
       return;
@@ -645,19 +656,11 @@ absl::Status PushConsumer::Start() {
     return s;
   }
   client::HeartbeatSync(*im.instance, im, fmt::format("consumer {}", im.opt.group));
-  std::weak_ptr<Impl> weak = impl_;
-  auto every = [&](Ms period, auto fn) {
-    im.instance->scheduler().RunEvery(period, period, [weak, fn] {
-      if (auto self = weak.lock()) {
-        self->instance->callbacks().Submit([weak, fn] {
-          if (auto s = weak.lock(); s && s->running.load()) fn(*s);
-        });
-      }
-    });
-  };
-  every(im.opt.rebalance_interval, [](Impl& s) { s.Rebalance(); });
-  every(im.opt.persist_offset_interval, [](Impl& s) { s.PersistHeld(); });
-  if (im.is_orderly() && im.clustering()) every(im.opt.lock_interval, [](Impl& s) { s.LockAll(); });
+  RunPeriodically(impl_, im.opt.rebalance_interval, [](Impl& s) { s.Rebalance(); });
+  RunPeriodically(impl_, im.opt.persist_offset_interval, [](Impl& s) { s.PersistHeld(); });
+  if (im.is_orderly() && im.clustering()) {
+    RunPeriodically(impl_, im.opt.lock_interval, [](Impl& s) { s.LockAll(); });
+  }
   im.Rebalance();
   return absl::OkStatus();
 }

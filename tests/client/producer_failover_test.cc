@@ -13,7 +13,9 @@
 #include <tuple>
 #include <vector>
 
+#include "client/client_instance.h"
 #include "fmt/format.h"
+#include "net/remoting/codes.h"
 #include "producer_test_util.h"
 
 namespace stele::client::producer_test {
@@ -177,6 +179,38 @@ TEST_F(ProducerTest, PinnedSendsAreNotMovedToAnotherBroker) {
   EXPECT_TRUE(absl::IsUnavailable(r.status()) || absl::IsDeadlineExceeded(r.status()))
       << r.status();
   EXPECT_TRUE(cluster_->ReadTopic(kTopic).empty());  // broker 1 did not get it either
+}
+
+// Reconnect with back-off: while a broker is down, calls to it fail at once (Unavailable,
+// "back-off") instead of each trying to connect; once it is back the same client reaches it again
+// within the back-off cap, and the back-off is forgotten.
+TEST_F(ProducerTest, ReconnectBacksOffWhileABrokerIsDownAndRecoversAfterRestart) {
+  auto created = ClientInstance::Create({.namesrv_addr = cluster_->namesrv_addr(),
+                                         .timeout = 1s,
+                                         .reconnect_backoff_initial = 500ms,
+                                         .reconnect_backoff_max = 1s});
+  ASSERT_TRUE(created.ok()) << created.status();
+  ClientInstance& c = **created;
+  const std::string addr = cluster_->broker_addr(0);
+  auto runtime_info = [&] {
+    return c.Call(addr,
+                  remoting::RemotingCommand::Request(remoting::request::kGetBrokerRuntimeInfo));
+  };
+  ASSERT_TRUE(runtime_info().ok());
+  cluster_->StopBroker(0);
+  // The connection closes with the broker; the next connect is refused and starts the back-off.
+  ASSERT_TRUE(stele::testing::WaitUntil(
+      [&] { return !c.Connect(addr).ok() && c.backoff().Delay(addr) > 0ms; }));
+  auto r = runtime_info();
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(absl::IsUnavailable(r.status())) << r.status();
+  EXPECT_NE(r.status().message().find("back-off"), std::string_view::npos) << r.status();
+  EXPECT_LE(c.backoff().Delay(addr), 1s);
+
+  ASSERT_TRUE(cluster_->RestartBroker(0).ok());
+  EXPECT_TRUE(stele::testing::WaitUntil([&] { return runtime_info().ok(); }, 10s));
+  EXPECT_EQ(c.backoff().Delay(addr), 0ms);
+  c.Shutdown();
 }
 
 }  // namespace

@@ -2,12 +2,16 @@
 //   * messages the C++ producer sends are received by an ali-ons consumer with the same ids
 //     (ali-ons's msgId is the offset msgId; the C++ client's msg_id travels as UNIQ_KEY), tags,
 //     keys, user properties and body (compressed ones included), queue and offset;
-//   * messages an ali-ons producer sends are received by the C++ push consumer with the msgId of
-//     the ali-ons send result, tags, keys, body, queue and offset, each exactly once.
+//   * messages an ali-ons producer sends (tags, two keys, user properties, every 10th body over
+//     4 KiB so ali-ons compresses it) are received by the C++ push consumer with the msgId of the
+//     ali-ons send result, tags, keys, user properties, body, queue and offset, each exactly once.
+//     This producer runs in this process (not a worker): the worker protocol carries no user
+//     properties.
 'use strict';
 
 const assert = require('assert');
 const { execFile } = require('child_process');
+const { Producer, Message } = require('ali-ons');
 const L = require('./lib');
 
 const N = 30;
@@ -66,11 +70,30 @@ L.scenario('k_cpp_client', async ({ log }) => {
   // ali-ons producer -> C++ push consumer.
   const t2 = `IK2_${L.env.runId}`;
   await L.setupTopic(t2, [ broker ], QUEUES);
-  const producer = await L.startProducer('k-producer', `PID_IK2_${L.env.runId}`);
+  const quiet = { info() {}, warn() {}, debug() {}, error: (...a) => log(`ali-ons producer: ${a.join(' ')}`) };
+  const producer = new Producer({ nameSrv: L.env.namesrv, httpclient: {}, logger: quiet,
+    producerGroup: `PID_IK2_${L.env.runId}`, pollNameServerInteval: 1000 });
+  const producerErrors = [];
+  producer.on('error', err => producerErrors.push(String(err && err.stack || err)));
+  await producer.ready();
   const specs = L.makeMessages(t2, N, { prefix: 'k2', bigEvery: 10 });
-  const results = await producer.send(specs);
+  const props = specs.map((s, i) => ({ aliIndex: String(i), aliText: `caf\u00e9 k2 ${i}` }));
+  const results = [];
+  try {
+    for (let i = 0; i < N; i++) {
+      const s = specs[i];
+      const msg = new Message(s.topic, s.tags, s.body);
+      msg.keys = s.keys;
+      Object.assign(msg.properties, props[i]);
+      const r = await producer.send(msg);
+      results.push({ msgId: r.msgId, queueId: Number(r.messageQueue.queueId),
+        brokerName: r.messageQueue.brokerName, queueOffset: r.queueOffset, sendStatus: r.sendStatus });
+    }
+  } finally {
+    await producer.close();
+  }
+  assert.deepStrictEqual(producerErrors, [], 'the ali-ons producer reported errors');
   L.assertSendResults(t2, results);
-  await producer.close();
   const received = await probe([ 'consume', L.env.namesrv, t2, `GID_IK2_${L.env.runId}`, String(N), '40000' ], 60000);
   const byId = new Map();
   for (const m of received) {
@@ -89,7 +112,10 @@ L.scenario('k_cpp_client', async ({ log }) => {
     assert.strictEqual(m.queueId, r.queueId);
     assert.strictEqual(m.queueOffset, r.queueOffset);
     assert.strictEqual(m.reconsumeTimes, 0);
+    for (const [ k, v ] of Object.entries(props[i])) {
+      assert.strictEqual(m.properties[k], v, `user property ${k} of ${r.msgId}`);
+    }
   });
   assert.strictEqual(byId.size, N);
-  log(`ali-ons producer -> C++ consumer: ${N} messages, ids/tags/keys/bodies equal`);
+  log(`ali-ons producer -> C++ consumer: ${N} messages, ids/tags/keys/properties/bodies equal`);
 });
