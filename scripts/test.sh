@@ -31,10 +31,11 @@ cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSTELE_WERROR=ON \
 cmake --build build/tsan -j "$jobs" --target concurrency_test store_test \
   fault_injection_test store_index_test retention_test index_file_test transport_test \
   broker_state_test rebalance_lock_test delay_service_test send_back_query_test lock_processor_test \
-  pop_service_test pop_restart_test timer_store_test timer_service_test segments_test
+  pop_service_test pop_restart_test timer_store_test timer_service_test segments_test \
+  service_thread_test
 (cd build/tsan && TSAN_OPTIONS=halt_on_error=1 \
   ctest --no-tests=error --output-on-failure -j "$jobs" \
-  -R 'SegmentAllocatorTest|ConcurrencyTest|StoreTest|FaultTest|StoreIndex|RetentionTest|IndexTest|TransportRoundTrip|TransportTest|^(ManagersTest|ConsumerManagerTest|ProducerManagerTest|RebalanceLockManagerTest|LockProcessorTest|DelayServiceTest|SendBackQueryTest|PopTest|PopStateTest|PopRestartTest|TimerStoreTest|TimerServiceTest)\.')
+  -R 'SegmentAllocatorTest|ConcurrencyTest|StoreTest|FaultTest|StoreIndex|RetentionTest|IndexTest|TransportRoundTrip|TransportTest|^(ManagersTest|ConsumerManagerTest|ProducerManagerTest|RebalanceLockManagerTest|LockProcessorTest|DelayServiceTest|SendBackQueryTest|PopTest|PopStateTest|PopRestartTest|TimerStoreTest|TimerServiceTest|ServiceThreadTest)\.')
 
 # Fuzzing: the frame decoder, both header serializations and the JSON request bodies.
 FUZZ_SECONDS="${FUZZ_SECONDS:-15}" scripts/fuzz.sh

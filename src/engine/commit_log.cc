@@ -390,7 +390,20 @@ void CommitLog::CheckpointLocked(Lock& l) {
   last_checkpoint_ = Clock::now();
   if (!w.ok()) return;  // the log is fenced; the old checkpoint stays valid
   l.unlock();
-  absl::Status st = engine::WriteCheckpoint(fs_.get(), opts_.store_path_root_dir, c);
+  absl::Status st;
+  {
+    std::lock_guard<std::mutex> g(ckpt_io_mu_);
+    const bool older =
+        c.safe_offset < ckpt_written_safe_ ||
+        (c.safe_offset == ckpt_written_safe_ && c.dispatch_offset < ckpt_written_dispatch_);
+    if (!older) {
+      st = engine::WriteCheckpoint(fs_.get(), opts_.store_path_root_dir, c);
+      if (st.ok()) {
+        ckpt_written_safe_ = c.safe_offset;
+        ckpt_written_dispatch_ = c.dispatch_offset;
+      }
+    }
+  }
   l.lock();
   if (st.ok()) {
     checkpointed_ = c.safe_offset;

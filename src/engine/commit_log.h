@@ -184,6 +184,11 @@ class CommitLog {
   Clock::time_point last_thorough_flush_;
   Clock::time_point last_checkpoint_;
   std::string last_checkpoint_error_;
+  // Checkpoint writes run without mu_; this serializes them (they share "checkpoint.tmp"), and the
+  // offsets last written keep an older snapshot from replacing a newer one on disk.
+  std::mutex ckpt_io_mu_;
+  int64_t ckpt_written_safe_ = -1;
+  int64_t ckpt_written_dispatch_ = -1;
   std::thread bg_;
   // FlushDiskWatcher (as RocketMQ calls it): answers AppendAsync callers FLUSH_DISK_TIMEOUT when
   // their fdatasync outlives syncFlushTimeout, even while the background thread is stuck in it.
