@@ -45,7 +45,8 @@ absl::StatusOr<std::unique_ptr<BrokerController>> BrokerController::Create(Broke
                   .max_delay_ms = c.timer_max_delay_sec * 1000},
       IdempotencePolicy{.enable = c.idempotent_publish_enable,
                         .window_ms = c.idempotent_publish_window_sec * 1000,
-                        .max_entries = static_cast<size_t>(c.idempotent_publish_max_entries)});
+                        .max_entries = static_cast<size_t>(c.idempotent_publish_max_entries),
+                        .restore_max_bytes = c.idempotent_publish_restore_max_bytes});
   if (c.idempotent_publish_enable) {
     const int64_t t0 = NowMs();
     const int64_t n = b->writer_->RebuildPublishWindow();

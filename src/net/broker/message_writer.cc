@@ -70,6 +70,7 @@ MessageWriter::MessageWriter(Store& store, int max_inflight, std::vector<int64_t
   if (idempotence.enable) {
     window_ = std::make_unique<PublishWindow>(idempotence.window_ms, idempotence.max_entries,
                                               timer_.clock);
+    restore_max_bytes_ = idempotence.restore_max_bytes;
   }
 }
 
@@ -395,6 +396,36 @@ void MessageWriter::SendBatch(std::vector<OutgoingMessage> msgs, SendBatchCallba
   }
 }
 
+int64_t MessageWriter::FirstRecordAtOrAfter(int64_t floor) {
+  // Every dispatched record is in some consume queue, whose entries follow the log's order: the
+  // smallest commit-log offset >= floor over all queues (a binary search in each) is a record
+  // boundary. The undispatched tail starts at DispatchedOffset(), a boundary as well.
+  int64_t best = store_.DispatchedOffset();
+  auto offset_at = [&](const QueueInfo& q, int64_t qo) -> int64_t {
+    auto got = store_.Get(q.topic, q.queue_id, qo, GetOptions{.max_messages = 1});
+    if (!got.ok() || got->messages.empty()) return -1;
+    return got->messages[0].offset;
+  };
+  for (const QueueInfo& q : store_.ListQueues()) {
+    int64_t lo = q.min_offset, hi = q.max_offset;
+    while (lo < hi) {
+      const int64_t mid = lo + (hi - lo) / 2;
+      const int64_t off = offset_at(q, mid);
+      if (off < 0) break;  // removed by retention meanwhile: leave the queue out
+      if (off < floor) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    if (lo < q.max_offset) {
+      const int64_t off = offset_at(q, lo);
+      if (off >= floor) best = std::min(best, off);
+    }
+  }
+  return best;
+}
+
 int64_t MessageWriter::RebuildPublishWindow() {
   if (!window_) return 0;
   const int64_t now = timer_.clock ? timer_.clock() : NowMs();
@@ -410,8 +441,9 @@ int64_t MessageWriter::RebuildPublishWindow() {
     if (got.ok() && !got->messages.empty()) start = std::min(start, got->messages[0].offset);
   }
   start = std::max(start, store_.MinOffset());
-  int64_t restored = 0;
   const int64_t end = store_.MaxOffset();
+  if (end - start > restore_max_bytes_) start = FirstRecordAtOrAfter(end - restore_max_bytes_);
+  int64_t restored = 0;
   for (int64_t off = start; off < end;) {
     auto r = store_.Read(off);
     if (!r.ok()) break;  // recovery left a clean tail; nothing readable lies past an error

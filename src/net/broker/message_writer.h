@@ -119,6 +119,9 @@ struct IdempotencePolicy {
   bool enable = false;
   int64_t window_ms = 600000;
   size_t max_entries = 200000;
+  // At most this much of the commit log's tail is read to refill the window at start-up, so a
+  // broker restarted after heavy traffic does not read minutes of it (older keys are forgotten).
+  int64_t restore_max_bytes = 256ll << 20;
 };
 
 class MessageWriter {
@@ -159,7 +162,8 @@ class MessageWriter {
 
   // Refills the idempotence window from the commit log's tail: every producer record (keyed by
   // its REAL_TOPIC when parked in the schedule, timer or half topic) stored within the window.
-  // Call once after the store is open and before sends are accepted. Returns keys restored.
+  // Call once after the store is open and before sends are accepted. Reads at most
+  // IdempotencePolicy::restore_max_bytes of the tail. Returns keys restored.
   int64_t RebuildPublishWindow();
   const PublishWindow* publish_window() const { return window_.get(); }
 
@@ -169,6 +173,8 @@ class MessageWriter {
   const TimerPolicy& timer_policy() const { return timer_; }
 
  private:
+  // The commit-log offset of the first record at or after `floor` (the refill's bound).
+  int64_t FirstRecordAtOrAfter(int64_t floor);
   absl::Status Admit(int64_t n);
   absl::Status Redirect(OutgoingMessage* m) const;
   absl::Status RedirectTimer(OutgoingMessage* m) const;
@@ -181,6 +187,7 @@ class MessageWriter {
   const std::vector<int64_t> delay_levels_ms_;
   const TimerPolicy timer_;
   std::unique_ptr<PublishWindow> window_;  // null: idempotent publish off
+  int64_t restore_max_bytes_ = 0;
   std::atomic<int64_t> inflight_{0};
 };
 

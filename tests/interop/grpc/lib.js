@@ -100,9 +100,10 @@ function fileLogger(name) {
 
 const clients = new Set();
 
-async function startProducer(name, topics) {
+// `extra`: more Producer options, e.g. { checker } for transactions.
+async function startProducer(name, topics, extra = {}) {
   const logger = fileLogger(name);
-  const p = new Producer({ endpoints: env.grpc, namespace: '', topics, logger, requestTimeout: 5000 });
+  const p = new Producer({ endpoints: env.grpc, namespace: '', topics, logger, requestTimeout: 5000, ...extra });
   p.errors = logger.errors;
   clients.add(p);
   await withTimeout(`producer ${name} startup (QueryRoute + Telemetry Settings)`, 20000, p.startup());

@@ -6,7 +6,7 @@
 #
 # Starts a name server and one broker (SYNC_FLUSH, autoCreateTopicEnable=false, maxMessageSize
 # 1 MiB, gRPC endpoint on its own port) on free 127.0.0.1 ports with temporary stores, runs each
-# scenario (a_send_receive ... f_bad_input, or the ones named) under `timeout`, prints PASS/FAIL,
+# scenario (a_send_receive ... g_message_types, or the ones named) under `timeout`, prints PASS/FAIL,
 # stops the servers with SIGTERM (they must exit 0) and exits non-zero on any failure.
 # d_restart runs in two halves around a restart of the broker (SIGTERM, then the same config).
 # e_cross_protocol needs BUILD_DIR/tests/stele_client_probe (the C++ remoting client).
@@ -17,7 +17,7 @@
 set -uo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ALL_SCENARIOS=(a_send_receive b_redelivery c_change_invisible e_cross_protocol f_bad_input d_restart)
+ALL_SCENARIOS=(a_send_receive b_redelivery c_change_invisible e_cross_protocol f_bad_input g_message_types d_restart)
 SCENARIO_TIMEOUT="${SCENARIO_TIMEOUT:-150}"
 MAX_MESSAGE_SIZE=1048576
 

@@ -190,6 +190,41 @@ TEST_F(IdempotentPublishTest, WindowSurvivesACleanRestart) {
   EXPECT_EQ(broker_->store().NextQueueOffset(kScheduleTopic, 17), 1);
 }
 
+TEST_F(IdempotentPublishTest, RestartReadsAtMostTheConfiguredTail) {
+  // 100 records of ~1.2 KiB; a restart may read only the last 16 KiB of the log to refill the
+  // window: the newest keys are still recognised, the oldest are forgotten (stored again).
+  StartBroker([](BrokerConfig& c) {
+    ASSERT_TRUE(c.Set("idempotentPublishRestoreMaxBytes", "16384").ok());
+  });
+  const std::string body(1024, 'b');
+  std::vector<std::string> ids;
+  for (int i = 0; i < 100; ++i) {
+    const RemotingCommand r = Send(body, Props(fmt::format("UNIQ-T{}", i)), i % 4);
+    ASSERT_EQ(r.code, kSuccess) << r.remark.value_or("");
+    ids.push_back(F(r, "msgId"));
+  }
+  EXPECT_EQ(broker_->writer().publish_window()->size(), 100u);
+  RestartBroker();
+  const size_t kept = broker_->writer().publish_window()->size();
+  EXPECT_GT(kept, 5u);
+  EXPECT_LT(kept, 16u) << "the refill read more than the configured tail";
+  const RemotingCommand newest = Send(body, Props("UNIQ-T99"), 0);
+  ASSERT_EQ(newest.code, kSuccess);
+  EXPECT_EQ(F(newest, "msgId"), ids[99]);
+  EXPECT_EQ(Stored(), 100);
+  const RemotingCommand oldest = Send(body, Props("UNIQ-T0"), 0);
+  ASSERT_EQ(oldest.code, kSuccess);
+  EXPECT_NE(F(oldest, "msgId"), ids[0]);
+  EXPECT_EQ(Stored(), 101);
+}
+
+TEST_F(IdempotentPublishTest, ConfigRefusesATinyRestoreBound) {
+  BrokerConfig c;
+  EXPECT_FALSE(c.Set("idempotentPublishRestoreMaxBytes", "100").ok());
+  EXPECT_TRUE(c.Set("idempotentPublishRestoreMaxBytes", "1048576").ok());
+  EXPECT_EQ(c.idempotent_publish_restore_max_bytes, 1048576);
+}
+
 TEST_F(IdempotentPublishTest, OffSwitchStoresEverySend) {
   StartBroker([](BrokerConfig& c) { ASSERT_TRUE(c.Set("idempotentPublishEnable", "false").ok()); });
   EXPECT_EQ(broker_->writer().publish_window(), nullptr);

@@ -88,6 +88,8 @@ const std::vector<Field>& BrokerFields() {
                7LL * 86400),
       IntField("idempotentPublishMaxEntries", &BrokerConfig::idempotent_publish_max_entries, 1,
                100000000),
+      IntField("idempotentPublishRestoreMaxBytes",
+               &BrokerConfig::idempotent_publish_restore_max_bytes, 4096, 1ll << 40),
   };
   return kFields;
 }

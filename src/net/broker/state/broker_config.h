@@ -81,6 +81,8 @@ struct BrokerConfig {
   bool idempotent_publish_enable = true;            // idempotentPublishEnable
   int64_t idempotent_publish_window_sec = 600;      // idempotentPublishWindowSec
   int64_t idempotent_publish_max_entries = 200000;  // idempotentPublishMaxEntries
+  // idempotentPublishRestoreMaxBytes: how much of the log's tail a start-up reads to refill it.
+  int64_t idempotent_publish_restore_max_bytes = 256ll << 20;
 
   // The message store's options. storePathRootDir and storeHost are derived by Finalize().
   StoreOptions store;
