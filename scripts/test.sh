@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs the whole test suite twice (a Release build with
 # warnings as errors, then an ASan+UBSan build), then the threaded suites under TSan, then each
-# libFuzzer target for 15 s. The suite includes the interop tests: real RocketMQ clients from the
+# libFuzzer target for 10 s. The suite includes the interop tests: real RocketMQ clients from the
 # npm registry (installed by tests/interop/run.sh) against mqnamesrv/mqbroker on loopback.
 # Exits non-zero if anything fails.
 set -euo pipefail
@@ -10,10 +10,13 @@ scripts/deps.sh
 jobs=$(nproc)
 export TMPDIR="${TMPDIR:-/tmp}"
 
-cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTELE_WERROR=ON \
+# -O2 rather than Release's -O3, in a tree of its own (build/test-release, so that build/release,
+# which the benchmark commands use, keeps -O3): ~12% less compile time for the same tests.
+cmake -S . -B build/test-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTELE_WERROR=ON \
+  -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" -DCMAKE_C_FLAGS_RELEASE="-O2 -DNDEBUG" \
   -DSTELE_BUILD_TESTS=ON -DSTELE_BUILD_BENCH=ON -DSTELE_SANITIZE= >/dev/null
-cmake --build build/release -j "$jobs"
-(cd build/release && ctest --no-tests=error --output-on-failure -j "$jobs")
+cmake --build build/test-release -j "$jobs"
+(cd build/test-release && ctest --no-tests=error --output-on-failure -j "$jobs")
 
 cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSTELE_WERROR=ON \
   -DSTELE_SANITIZE=address,undefined -DSTELE_BUILD_TESTS=ON -DSTELE_BUILD_BENCH=OFF >/dev/null
@@ -38,4 +41,4 @@ cmake --build build/tsan -j "$jobs" --target concurrency_test store_test \
   -R 'SegmentAllocatorTest|ConcurrencyTest|StoreTest|FaultTest|StoreIndex|RetentionTest|IndexTest|TransportRoundTrip|TransportTest|^(ManagersTest|ConsumerManagerTest|ProducerManagerTest|RebalanceLockManagerTest|LockProcessorTest|DelayServiceTest|SendBackQueryTest|PopTest|PopStateTest|PopRestartTest|TimerStoreTest|TimerServiceTest|ServiceThreadTest)\.')
 
 # Fuzzing: the frame decoder, both header serializations and the JSON request bodies.
-FUZZ_SECONDS="${FUZZ_SECONDS:-15}" scripts/fuzz.sh
+FUZZ_SECONDS="${FUZZ_SECONDS:-10}" scripts/fuzz.sh
