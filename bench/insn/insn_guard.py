@@ -111,6 +111,10 @@ def check_inputs(args):
     if shutil.which("valgrind") is None:
         print("SKIP: valgrind is not installed (scripts/deps.sh installs it)")
         sys.exit(SKIP)
+    if not build.get("callgrind_h"):
+        print("SKIP: insn_driver was built without valgrind/callgrind.h (install valgrind, "
+              "e.g. with scripts/deps.sh, then reconfigure and rebuild)")
+        sys.exit(SKIP)
     if not os.path.exists(build["driver"]):
         print(f"SKIP: {build['driver']} is not built")
         sys.exit(SKIP)
