@@ -17,7 +17,8 @@ whose file store has no per-message fsync), "disk" (fio, the C loop, memcpy), "r
 The disk limit of a durable row is fio's one-writer write+fdatasync ops/s (a ratio of operations);
 of a periodic row fio's sequential buffered write MB/s (a ratio of bytes); of a read row fio's cold
 sequential read MB/s. The best peer is the non-Stele row of the same experiment, durability and
-x value (size, concurrency or topics) with the most msgs/s.
+x value (size, concurrency or topics) with the most msgs/s (the plain C loop is a disk reference,
+not a peer).
 MB = 1e6 bytes.
 """
 
@@ -200,6 +201,7 @@ def add_ratios(rows):
             r["vs_disk"] = f"{mb / read_mb:.2f}"
         x = xval(r, r["exp"])
         peers = [p for p in rows if p["exp"] == r["exp"] and not is_stele(p)
+                 and not p["system"].startswith("C loop")
                  and p["durability"] == r["durability"] and num(p, "msgs_per_s")
                  and (x is None or p[x] == r[x])]
         if peers and tps:
