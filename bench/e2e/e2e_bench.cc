@@ -10,6 +10,8 @@
 //   stele_e2e_bench --mode=consume  --broker=... [--threads=N] [--pull-batch=32]
 //   stele_e2e_bench --mode=broker|rate|consume --client=stele --namesrv=HOST:PORT ...
 //   stele_e2e_bench --mode=ready    --broker=... --since-epoch=$EPOCHREALTIME [--timeout=10]
+//   --topics=N (producer modes): sends spread over N topics NAME-0..NAME-<N-1>, to show how the
+//   number of topics changes throughput (RocketMQ keeps one commit log whatever their number).
 //
 // Load shape: --threads=N is RocketMQ's benchmark Producer (N threads, each a synchronous send
 // at a time: N connections with one message in flight each); --inflight=W --connections=K keeps
@@ -71,6 +73,7 @@ constexpr const char* kUsage =
     "usage: stele_e2e_bench --mode=broker|rate|embedded|consume|ready [flags]\n"
     "  --broker=HOST:PORT  (127.0.0.1:10911)   --broker-pid=PID\n"
     "  --topic=NAME (E2EBenchTopic) --queues=8 --size=1024 --seconds=5 --warmup=1\n"
+    "  --topics=N (1): producers spread sends over topics NAME-0..NAME-<N-1> (raw, embedded)\n"
     "  --threads=N (8) | --inflight=W --connections=K      --rate=MSGS_PER_S (0 = max)\n"
     "  --client=raw|remoting|stele --namesrv=HOST:PORT (stele) --serialize=json|rocketmq\n"
     "  --pull-batch=32\n"
@@ -115,7 +118,7 @@ Flags ParseFlags(int argc, char** argv) {
       "mode",    "broker",      "broker-pid", "topic",    "queues",      "size",
       "seconds", "warmup",      "threads",    "inflight", "connections", "rate",
       "client",  "serialize",   "pull-batch", "store",    "config",      "consume",
-      "keep",    "since-epoch", "timeout",    "namesrv"};
+      "keep",    "since-epoch", "timeout",    "namesrv",  "topics"};
   Flags f;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -142,6 +145,8 @@ LoadParams LoadFromFlags(const Flags& f, const std::string& body) {
   p.namesrv = f.Str("namesrv", "");
   p.topic = f.Str("topic", "E2EBenchTopic");
   p.queues = f.Int("queues", 8, 1);
+  p.topics = f.Int("topics", 1, 1);
+  if (p.topics > 100000) BadFlags("--topics is at most 100000");
   p.body = body;
   if (f.Has("inflight")) {
     if (f.Has("threads")) BadFlags("--threads and --inflight exclude each other");
@@ -181,6 +186,7 @@ Fields LoadFields(const LoadParams& p, const std::string& client) {
           {"size", std::to_string(p.body.size())},
           {"conns", std::to_string(p.workers)},
           {"window", std::to_string(p.window)},
+          {"topics", std::to_string(p.topics)},
           {"target_rate", Num(p.rate)}};
 }
 
@@ -383,6 +389,10 @@ int Main(int argc, char** argv) {
         "--client=stele needs --namesrv=HOST:PORT (the name server the broker registers with)");
   }
 
+  if (p.topics > 1 &&
+      (mode == "ready" || mode == "consume" || (mode != "embedded" && client != "raw"))) {
+    BadFlags("--topics > 1 is for the producer modes with --client=raw, and --mode=embedded");
+  }
   if (mode == "ready") return RunReady(f, p);
   if (mode == "embedded") return RunEmbedded(f, p, warmup, seconds);
   if (mode == "consume") {

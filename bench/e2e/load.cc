@@ -105,21 +105,40 @@ void RunWindowedWorker(const LoadParams& p, int worker, const Issue& issue, Tall
   out->Merge(std::move(t));
 }
 
-void RawSendWorker(const LoadParams& p, int worker, Tally* out) {
-  std::vector<SendFrame> frames;
-  for (int q = 0; q < p.queues; ++q) {
-    auto f = MakeSendFrame(SendSpec{.topic = p.topic,
-                                    .queue_id = q,
-                                    .default_queue_nums = p.queues,
-                                    .body = p.body,
-                                    .properties = BenchProperties(),
-                                    .type = p.type});
-    if (!f.ok()) {
-      out->Fail(std::string(f.status().message()));
-      return;
+std::vector<std::string> WorkerTopics(const LoadParams& p, int worker) {
+  if (p.topics <= 1) return {p.topic};
+  std::vector<std::string> out;
+  if (p.topics <= p.workers) {
+    out.push_back(fmt::format("{}-{}", p.topic, worker % p.topics));
+  } else {
+    for (int t = worker % p.workers; t < p.topics; t += p.workers) {
+      out.push_back(fmt::format("{}-{}", p.topic, t));
     }
-    frames.push_back(*std::move(f));
   }
+  return out;
+}
+
+void RawSendWorker(const LoadParams& p, int worker, Tally* out) {
+  // Frames are ordered queue-major (every topic's queue 0, then queue 1, ...) so that consecutive
+  // sends go to different topics, as many independent producers would.
+  std::vector<SendFrame> frames;
+  const std::vector<std::string> topics = WorkerTopics(p, worker);
+  for (int q = 0; q < p.queues; ++q) {
+    for (const std::string& topic : topics) {
+      auto f = MakeSendFrame(SendSpec{.topic = topic,
+                                      .queue_id = q,
+                                      .default_queue_nums = p.queues,
+                                      .body = p.body,
+                                      .properties = BenchProperties(),
+                                      .type = p.type});
+      if (!f.ok()) {
+        out->Fail(std::string(f.status().message()));
+        return;
+      }
+      frames.push_back(*std::move(f));
+    }
+  }
+  const int nframes = static_cast<int>(frames.size());
   auto conn = RawConnection::Connect(p.broker);
   if (!conn.ok()) {
     std::fprintf(stderr, "worker %d: %s\n", worker, std::string(conn.status().message()).c_str());
@@ -135,7 +154,7 @@ void RawSendWorker(const LoadParams& p, int worker, Tally* out) {
   for (int s = p.window - 1; s >= 0; --s) free_slots.push_back(s);
   Tally t;
   Pacer pacer(p, worker);
-  int q = worker % p.queues;
+  int q = topics.size() == 1 ? worker % p.queues : 0;  // index into frames
   uint64_t seq = 0;
   std::string wbuf;
   const auto on_frame = [&](std::string_view frame, Clock::time_point done) {
@@ -164,7 +183,7 @@ void RawSendWorker(const LoadParams& p, int worker, Tally* out) {
       slots[static_cast<size_t>(s)] = Slot{now, pacer.Take(now)};
       frames[static_cast<size_t>(q)].AppendTo(&wbuf, kOpaqueBase + s, static_cast<uint32_t>(worker),
                                               seq++);
-      q = (q + 1) % p.queues;
+      q = (q + 1) % nframes;
     }
     if (!wbuf.empty()) {
       if (absl::Status st = (*conn)->WriteAll(wbuf); !st.ok()) {
@@ -232,7 +251,8 @@ void RemotingSendWorker(const LoadParams& p, int worker, Tally* out) {
 void EmbeddedAppendWorker(const LoadParams& p, Store& store, int worker, Tally* out) {
   std::string props = BenchProperties(p.cluster);
   const size_t uniq_pos = FindUniqKey(props);
-  Message m{.topic = p.topic, .body = p.body, .properties = props, .born_timestamp_ms = NowMs()};
+  const std::vector<std::string> topics = WorkerTopics(p, worker);
+  Message m{.topic = topics[0], .body = p.body, .properties = props, .born_timestamp_ms = NowMs()};
   if (auto host = HostAddress::Parse(fmt::format("127.0.0.1:{}", 40000 + worker)); host.ok()) {
     m.born_host = *host;
   }
@@ -245,6 +265,7 @@ void EmbeddedAppendWorker(const LoadParams& p, Store& store, int worker, Tally* 
         // The store copies the message before Append/AppendAsync returns, so one buffer is reused.
         StampUniqKey(props.data() + uniq_pos, static_cast<uint32_t>(worker), seq);
         m.queue_id = q;
+        m.topic = topics[seq % topics.size()];
         auto finish = [&fail_name, done = std::move(done)](absl::StatusOr<AppendResult> r) {
           if (!r.ok()) {
             done(fail_name(r.status()), 0);

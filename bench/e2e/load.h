@@ -29,6 +29,10 @@ struct LoadParams {
   std::string namesrv;  // "host:port": --client=stele finds the broker through it
   std::string topic;
   int queues = 8;
+  // Producers: spread the messages over this many topics ("<topic>-0" .. "<topic>-<n-1>"; 1 =
+  // just `topic`), each with `queues` queues. A worker sends to its share of them (topic t goes to
+  // worker t % workers, or every worker has one topic when there are fewer topics than workers).
+  int topics = 1;
   std::string_view body;  // the message body (Body(size)); outlives the run
   std::string cluster;    // embedded: the CLUSTER property the broker would add
   int workers = 8;
@@ -49,6 +53,9 @@ using Issue = std::function<void(int queue, uint64_t seq, Done done)>;
 // paced when the run has a rate; queues rotate from the worker's index. Returns once every
 // operation issued before p.win.end has completed.
 void RunWindowedWorker(const LoadParams& p, int worker, const Issue& issue, Tally* out);
+
+// The topics worker `worker` sends to (see LoadParams::topics).
+std::vector<std::string> WorkerTopics(const LoadParams& p, int worker);
 
 // Producers. Each fills `out` with what completed inside the window.
 void RawSendWorker(const LoadParams& p, int worker, Tally* out);
