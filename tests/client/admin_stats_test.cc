@@ -44,6 +44,9 @@ TEST_F(AdminStatsTest, StatsAndWhoConsumesMergeEveryBroker) {
   ASSERT_TRUE(cluster_->CreateTopic(topic, 2).ok());
   SendTo(topic, 0, 1, 3);
   SendTo(topic, 1, 0, 2);
+  // A send is acknowledged once stored; the queue index follows in the background.
+  ASSERT_TRUE(WaitUntil(
+      [&] { return MaxQueueOffset(0, topic, 1) == 3 && MaxQueueOffset(1, topic, 0) == 2; }));
   auto stats = admin_->GetTopicStats(topic);
   ASSERT_TRUE(stats.ok()) << stats.status();
   ASSERT_EQ(stats->offsets.size(), 4u);
