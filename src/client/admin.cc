@@ -9,6 +9,7 @@
 
 #include "client/client_instance.h"
 #include "client/consumer_common.h"
+#include "client/queue_table.h"
 #include "client/wire.h"
 #include "common/status.h"
 #include "fmt/format.h"
@@ -57,82 +58,6 @@ std::string StringOf(const json& o, const char* key) {
   auto it = o.find(key);
   if (it == o.end() || it->is_null()) return {};
   return it->is_string() ? it->get<std::string>() : it->dump();
-}
-
-// End of the object or array opening at in[start] (the index of its closing bracket), skipping
-// strings; npos if unbalanced.
-size_t MatchingBracket(std::string_view in, size_t start) {
-  int depth = 0;
-  for (size_t i = start; i < in.size(); ++i) {
-    const char ch = in[i];
-    if (ch == '"') {
-      for (++i; i < in.size() && in[i] != '"'; ++i) {
-        if (in[i] == '\\') ++i;
-      }
-    } else if (ch == '{' || ch == '[') {
-      ++depth;
-    } else if ((ch == '}' || ch == ']') && --depth == 0) {
-      return i;
-    }
-  }
-  return std::string_view::npos;
-}
-
-// fastjson writes maps keyed by objects (ConsumeStats.offsetTable, keyed by MessageQueue) as
-// {{"brokerName":"b","queueId":0,"topic":"T"}:{...}}. Turns each such key into a JSON string
-// holding the key's text, so a standard parser reads the document. Other text is unchanged.
-std::string QuoteObjectKeys(std::string_view in) {
-  std::string out;
-  out.reserve(in.size() + 64);
-  std::vector<bool> in_object;  // per open container: object (true) or array
-  bool expect_key = false;
-  for (size_t i = 0; i < in.size(); ++i) {
-    const char ch = in[i];
-    if (ch == '"') {
-      const size_t begin = i;
-      for (++i; i < in.size() && in[i] != '"'; ++i) {
-        if (in[i] == '\\') ++i;
-      }
-      out.append(in.substr(begin, i - begin + 1));
-      continue;
-    }
-    if (ch == '{' && expect_key) {
-      const size_t end = MatchingBracket(in, i);
-      if (end == std::string_view::npos) {
-        out.append(in.substr(i));
-        break;
-      }
-      out += json(std::string(in.substr(i, end - i + 1))).dump();
-      i = end;
-      expect_key = false;
-      continue;
-    }
-    switch (ch) {
-      case '{':
-        in_object.push_back(true);
-        expect_key = true;
-        break;
-      case '[':
-        in_object.push_back(false);
-        expect_key = false;
-        break;
-      case '}':
-      case ']':
-        if (!in_object.empty()) in_object.pop_back();
-        expect_key = false;
-        break;
-      case ',':
-        expect_key = !in_object.empty() && in_object.back();
-        break;
-      case ':':
-        expect_key = false;
-        break;
-      default:
-        break;
-    }
-    out.push_back(ch);
-  }
-  return out;
 }
 
 // "ip:port" and commit-log offset of an offset message id (RocketMQ's
@@ -687,6 +612,139 @@ absl::StatusOr<ConsumeStats> AdminClient::GetConsumeStats(const std::string& gro
     }
   }
   return out;
+}
+
+// --- statistics and offset resets ----------------------------------------------------------------
+
+namespace {
+
+std::vector<std::string> RouteMasters(const TopicRoute& route) {
+  std::vector<std::string> out;
+  for (const BrokerData& b : route.brokers) {
+    auto m = b.addrs.find(0);
+    if (m != b.addrs.end()) out.push_back(m->second);
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<TopicStats> AdminClient::GetTopicStats(const std::string& topic) {
+  STELE_ASSIGN_OR_RETURN(TopicRoute route, Route(topic));
+  TopicStats out;
+  for (const std::string& addr : RouteMasters(route)) {
+    RemotingCommand req = RemotingCommand::Request(code::kGetTopicStatsInfo);
+    req.Set("topic", topic);
+    const std::string context = fmt::format("stats of topic {} from {}", topic, addr);
+    STELE_ASSIGN_OR_RETURN(RemotingCommand resp, impl_->Call(addr, std::move(req), context));
+    STELE_ASSIGN_OR_RETURN(auto table, ParseQueueTable(resp.body, context));
+    for (const auto& [q, v] : table) {
+      if (!v.is_object()) continue;
+      out.offsets[q] = {.min_offset = IntOf(v, "minOffset"),
+                        .max_offset = IntOf(v, "maxOffset"),
+                        .last_update_timestamp = IntOf(v, "lastUpdateTimestamp")};
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<ConsumerConnection::Connection>> AdminClient::ProducerConnectionList(
+    const std::string& group, const std::string& topic) {
+  STELE_ASSIGN_OR_RETURN(TopicRoute route, Route(topic));
+  std::map<std::string, ConsumerConnection::Connection> by_id;
+  absl::Status last = absl::NotFoundError(
+      fmt::format("no broker of topic {} has a connection of producer group {}", topic, group));
+  for (const std::string& addr : RouteMasters(route)) {
+    RemotingCommand req = RemotingCommand::Request(code::kGetProducerConnectionList);
+    req.Set("producerGroup", group);
+    const std::string context =
+        fmt::format("connections of producer group {} from {}", group, addr);
+    auto resp = impl_->Call(addr, std::move(req), context);
+    if (!resp.ok()) {
+      // A broker the group never sent to answers SYSTEM_ERROR "... not exist": try the others.
+      last = resp.status();
+      continue;
+    }
+    STELE_ASSIGN_OR_RETURN(json j, JsonBody(*resp, context));
+    auto set = j.find("connectionSet");
+    if (set == j.end() || !set->is_array()) continue;
+    for (const json& e : *set) {
+      if (!e.is_object()) continue;
+      const std::string id = StringOf(e, "clientId");
+      by_id[id] = {.client_id = id,
+                   .client_addr = StringOf(e, "clientAddr"),
+                   .language = StringOf(e, "language"),
+                   .version = static_cast<int32_t>(IntOf(e, "version"))};
+    }
+  }
+  if (by_id.empty()) return last;
+  std::vector<ConsumerConnection::Connection> out;
+  for (auto& [id, c] : by_id) out.push_back(std::move(c));
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> AdminClient::QueryTopicConsumeByWho(
+    const std::string& topic) {
+  STELE_ASSIGN_OR_RETURN(TopicRoute route, Route(topic));
+  std::vector<std::string> out;
+  for (const std::string& addr : RouteMasters(route)) {
+    RemotingCommand req = RemotingCommand::Request(code::kQueryTopicConsumeByWho);
+    req.Set("topic", topic);
+    const std::string context = fmt::format("groups consuming {} from {}", topic, addr);
+    STELE_ASSIGN_OR_RETURN(RemotingCommand resp, impl_->Call(addr, std::move(req), context));
+    STELE_ASSIGN_OR_RETURN(json j, JsonBody(resp, context));
+    auto list = j.find("groupList");
+    if (list == j.end() || !list->is_array()) continue;
+    for (const json& g : *list) {
+      if (g.is_string()) out.push_back(g.get<std::string>());
+    }
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+absl::StatusOr<std::map<MessageQueue, int64_t>> AdminClient::ResetOffsetByTime(
+    const std::string& group, const std::string& topic, int64_t timestamp_ms, bool force) {
+  STELE_ASSIGN_OR_RETURN(TopicRoute route, Route(topic));
+  std::map<MessageQueue, int64_t> out;
+  for (const std::string& addr : RouteMasters(route)) {
+    RemotingCommand req = RemotingCommand::Request(code::kInvokeBrokerToResetOffset);
+    req.Set("topic", topic);
+    req.Set("group", group);
+    req.Set("timestamp", timestamp_ms);
+    req.Set("isForce", force ? "true" : "false");
+    const std::string context =
+        fmt::format("reset offsets of group {} on topic {} at {}", group, topic, addr);
+    STELE_ASSIGN_OR_RETURN(RemotingCommand resp, impl_->Call(addr, std::move(req), context));
+    STELE_ASSIGN_OR_RETURN(auto table, ParseQueueTable(resp.body, context));
+    for (const auto& [q, v] : table) {
+      if (v.is_number_integer()) out[q] = v.get<int64_t>();
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<int64_t> AdminClient::ResetQueueOffset(const std::string& broker_addr,
+                                                      const std::string& group,
+                                                      const std::string& topic, int32_t queue_id,
+                                                      int64_t offset, int64_t timestamp_ms) {
+  RemotingCommand req = RemotingCommand::Request(code::kInvokeBrokerToResetOffset);
+  req.Set("topic", topic);
+  req.Set("group", group);
+  req.Set("timestamp", timestamp_ms);
+  req.Set("isForce", "true");
+  req.Set("queueId", int64_t{queue_id});
+  req.Set("offset", offset);
+  const std::string context = fmt::format("reset offset of group {} on queue {} of {} at {}", group,
+                                          queue_id, topic, broker_addr);
+  STELE_ASSIGN_OR_RETURN(RemotingCommand resp, impl_->Call(broker_addr, std::move(req), context));
+  STELE_ASSIGN_OR_RETURN(auto table, ParseQueueTable(resp.body, context));
+  for (const auto& [q, v] : table) {
+    if (q.queue_id == queue_id && v.is_number_integer()) return v.get<int64_t>();
+  }
+  return absl::InvalidArgumentError(
+      fmt::format("{}: the answer names no offset for queue {}", context, queue_id));
 }
 
 }  // namespace stele::client

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cctype>
 
+#include "client/queue_table.h"
 #include "client/wire.h"
 #include "common/logging.h"
 #include "common/status.h"
@@ -114,6 +115,27 @@ ClientInstance::ClientInstance(ClientConfig config)
                           for (ClientMember* m : Members()) m->OnConsumerIdsChanged(group);
                         });
                       });
+  remoting_->Register(
+      code::kResetConsumerClientOffset,
+      [this](const remoting::ChannelPtr& ch, RemotingCommand req, remoting::Reply) {
+        const std::string* g = req.Field("group");
+        const std::string* t = req.Field("topic");
+        if (g == nullptr || t == nullptr) return;
+        auto table = ParseQueueTable(req.body, "RESET_CONSUMER_CLIENT_OFFSET");
+        if (!table.ok()) {
+          log::Warn("offset reset from {} ignored: {}", ch->remote_address(),
+                    table.status().ToString());
+          return;
+        }
+        std::map<MessageQueue, int64_t> offsets;
+        for (const auto& [q, v] : *table) {
+          if (q.topic == *t && v.is_number_integer()) offsets[q] = v.get<int64_t>();
+        }
+        callbacks_->Submit([this, group = *g, topic = *t, offsets = std::move(offsets)] {
+          std::lock_guard l(*member_calls_);
+          for (ClientMember* m : Members()) m->OnResetOffset(group, topic, offsets);
+        });
+      });
   remoting_->Register(code::kCheckTransactionState,
                       [this](const remoting::ChannelPtr& ch, RemotingCommand req, remoting::Reply) {
                         callbacks_->Submit([this, ch, req = std::move(req)] {

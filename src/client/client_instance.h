@@ -48,6 +48,10 @@ class ClientMember {
   // Topics whose routes this member needs refreshed.
   virtual std::vector<std::string> RouteTopics() = 0;
   virtual void OnConsumerIdsChanged(const std::string& /*group*/) {}
+  // RESET_CONSUMER_CLIENT_OFFSET from a broker: an operator moved `group`'s offsets on `topic`
+  // (the broker has committed them); consume from `offsets` on.
+  virtual void OnResetOffset(const std::string& /*group*/, const std::string& /*topic*/,
+                             const std::map<MessageQueue, int64_t>& /*offsets*/) {}
   // CHECK_TRANSACTION_STATE from a broker; answer (END_TRANSACTION) on `ch`.
   virtual void OnCheckTransaction(const remoting::ChannelPtr& /*ch*/,
                                   const remoting::RemotingCommand& /*req*/) {}

@@ -129,6 +129,51 @@ struct PushConsumer::Impl : ClientMember, std::enable_shared_from_this<PushConsu
     if (group == opt.group && running.load()) Rebalance();
   }
 
+  // As Java's resetOffset: the held queues of the topic are dropped (their pulled messages are
+  // not consumed, their listeners' results not committed), the new offsets are committed again
+  // (a periodic persist racing the broker's reset would otherwise leave the old ones), and the
+  // rebalance below takes the queues back from the committed offsets.
+  void OnResetOffset(const std::string& group, const std::string& topic,
+                     const std::map<MessageQueue, int64_t>& reset) override {
+    if (group != opt.group || !running.load()) return;
+    {
+      std::lock_guard rl(rebalance_mu);
+      std::vector<std::shared_ptr<ProcessQueue>> held;
+      {
+        std::lock_guard l(mu);
+        for (auto it = table.begin(); it != table.end();) {
+          if (it->first.topic == topic && reset.count(it->first) != 0) {
+            held.push_back(it->second);
+            it = table.erase(it);
+          } else {
+            ++it;
+          }
+        }
+      }
+      std::set<MessageQueue> queues;
+      for (const auto& pq : held) {
+        pq->dropped.store(true);
+        if (is_orderly()) {
+          std::lock_guard cl(pq->consume_mu);  // a running listener finishes first
+        }
+        offsets->Update(pq->mq, reset.at(pq->mq), false);
+        queues.insert(pq->mq);
+      }
+      if (auto s = offsets->Persist(queues); !s.ok()) {
+        log::Warn("consumer {}: committing reset offsets of {}: {}", opt.group, topic,
+                  s.ToString());
+      }
+      for (const auto& pq : held) {
+        offsets->Remove(pq->mq);
+        if (clustering() && is_orderly()) {
+          UnlockQueues(*instance, opt.group, pq->mq.broker_name, {pq->mq}, true);
+        }
+      }
+      log::Info("consumer {}: offsets of {} reset on {} queues", opt.group, topic, held.size());
+    }
+    Rebalance();
+  }
+
   std::vector<std::shared_ptr<ProcessQueue>> Queues() const {
     std::lock_guard l(mu);
     std::vector<std::shared_ptr<ProcessQueue>> out;

@@ -135,6 +135,16 @@ struct ConsumeStats {
   int64_t TotalDiff() const;  // sum of broker_offset - consumer_offset
 };
 
+// GET_TOPIC_STATS_INFO (Java TopicStatsTable), merged over the topic's masters.
+struct TopicStats {
+  struct QueueStats {
+    int64_t min_offset = 0;
+    int64_t max_offset = 0;             // the next offset to be written
+    int64_t last_update_timestamp = 0;  // store time of the newest message; 0 if none
+  };
+  std::map<MessageQueue, QueueStats> offsets;
+};
+
 class AdminClient {
  public:
   explicit AdminClient(AdminOptions options);
@@ -219,6 +229,30 @@ class AdminClient {
   // the broker's remark) when a broker does not serve that request.
   absl::StatusOr<ConsumeStats> GetConsumeStats(const std::string& group,
                                                const std::string& topic = "");
+
+  // --- statistics and offset resets (admin_stats requests) ------------------------------------
+  // GET_TOPIC_STATS_INFO from every master of the topic's route; NotFound for an unknown topic.
+  absl::StatusOr<TopicStats> GetTopicStats(const std::string& topic);
+  // GET_PRODUCER_CONNECTION_LIST from every master of the topic's route, merged (a client on
+  // several brokers is listed once). NotFound when no broker knows the group.
+  absl::StatusOr<std::vector<ConsumerConnection::Connection>> ProducerConnectionList(
+      const std::string& group, const std::string& topic);
+  // QUERY_TOPIC_CONSUME_BY_WHO on every master of the topic's route: groups online for the topic
+  // or holding offsets on it, sorted, without duplicates.
+  absl::StatusOr<std::vector<std::string>> QueryTopicConsumeByWho(const std::string& topic);
+  // INVOKE_BROKER_TO_RESET_OFFSET on every master of the topic's route: the group's offsets go to
+  // the first message stored at or after `timestamp_ms` (-1 = each queue's end, i.e. skip the
+  // backlog). Without `force` an offset only moves back. Returns the offsets now in force.
+  absl::StatusOr<std::map<MessageQueue, int64_t>> ResetOffsetByTime(const std::string& group,
+                                                                    const std::string& topic,
+                                                                    int64_t timestamp_ms,
+                                                                    bool force);
+  // The same request for one queue on one broker (Java resetOffsetByQueueId): the group's offset
+  // on queue `queue_id` of `topic` at `broker_addr` becomes `offset`, or, with offset -1, the
+  // first offset stored at or after `timestamp_ms`. Returns the offset now in force.
+  absl::StatusOr<int64_t> ResetQueueOffset(const std::string& broker_addr, const std::string& group,
+                                           const std::string& topic, int32_t queue_id,
+                                           int64_t offset, int64_t timestamp_ms = -1);
 
   struct Impl;
 

@@ -79,6 +79,8 @@ absl::StatusOr<std::unique_ptr<BrokerController>> BrokerController::Create(Broke
   RegisterSendBackProcessor(*b);
   RegisterTransactionProcessor(*b);
   RegisterLockProcessor(*b);
+  RegisterStatsProcessor(*b);
+  RegisterResetOffsetProcessor(*b);
   BrokerController* self = b.get();
   b->server_->OnChannelClosed([self](const remoting::ChannelPtr& ch) {
     for (const std::string& g : self->consumers_.DropChannel(ch->id())) {

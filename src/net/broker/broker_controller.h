@@ -122,5 +122,7 @@ void RegisterQueryProcessor(BrokerController& b);
 void RegisterSendBackProcessor(BrokerController& b);
 void RegisterTransactionProcessor(BrokerController& b);
 void RegisterLockProcessor(BrokerController& b);
+void RegisterStatsProcessor(BrokerController& b);
+void RegisterResetOffsetProcessor(BrokerController& b);
 
 }  // namespace stele::broker

@@ -20,6 +20,7 @@ void HandleHeartbeat(BrokerController& b, const ChannelPtr& ch, RemotingCommand 
   auto hb = ParseHeartbeat(req.body);
   if (ReplyIfError(hb.status(), reply)) return;
   const int64_t now = NowMs();
+  const ClientMeta meta{std::string(remoting::LanguageName(req.language)), req.version};
   for (const auto& c : hb->consumers) {
     if (ReplyIfError(ValidateGroup(c.group_name), reply)) return;
   }
@@ -40,15 +41,16 @@ void HandleHeartbeat(BrokerController& b, const ChannelPtr& ch, RemotingCommand 
     for (const auto& sub : c.subscriptions) {
       if (sub.expression_type == "SQL92") (void)b.sql_filters().Get(sub.sub_string);
     }
-    auto reg = b.consumers().Register(c, hb->client_id, ch->id(), now);
+    auto reg = b.consumers().Register(c, hb->client_id, ch->id(), now, meta);
     if (ReplyIfError(reg.status(), reply)) return;
     if (reg->membership_changed && (!group.ok() || group->notify_consumer_ids_changed_enable)) {
       b.NotifyConsumerIdsChanged(c.group_name);
     }
   }
   for (const auto& p : hb->producers) {
-    if (ReplyIfError(b.producers().Register(p.group_name, hb->client_id, ch->id(), now).status(),
-                     reply)) {
+    if (ReplyIfError(
+            b.producers().Register(p.group_name, hb->client_id, ch->id(), now, meta).status(),
+            reply)) {
       return;
     }
   }

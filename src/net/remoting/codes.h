@@ -52,13 +52,17 @@ constexpr int32_t kDeleteSubscriptionGroup = 207;
 constexpr int32_t kGetConsumeStats = 208;
 constexpr int32_t kDeleteTopicInBroker = 215;
 constexpr int32_t kDeleteTopicInNamesrv = 216;
+constexpr int32_t kResetConsumerClientOffset = 220;
+constexpr int32_t kInvokeBrokerToResetOffset = 222;
 constexpr int32_t kGetKvlistByNamespace = 219;
 constexpr int32_t kGetTopicsByCluster = 224;
+constexpr int32_t kQueryTopicConsumeByWho = 300;
 constexpr int32_t kGetConsumerRunningInfo = 307;
 constexpr int32_t kConsumeMessageDirectly = 309;
 constexpr int32_t kSendMessageV2 = 310;
 constexpr int32_t kSendBatchMessage = 320;
 constexpr int32_t kQueryDataVersion = 322;
+constexpr int32_t kQueryTopicsByConsumer = 343;
 constexpr int32_t kBrokerHeartbeat = 904;
 }  // namespace request
 

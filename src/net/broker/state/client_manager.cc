@@ -14,7 +14,8 @@ namespace stele::broker {
 // ---- ClientTable ----
 
 absl::StatusOr<bool> ClientTable::Upsert(std::string_view group, std::string_view client_id,
-                                         uint64_t channel_id, int64_t now_ms) {
+                                         uint64_t channel_id, int64_t now_ms,
+                                         const ClientMeta& meta) {
   auto g = groups_.find(group);
   if (g == groups_.end()) {
     if (groups_.size() >= kMaxClientGroups) {
@@ -29,6 +30,7 @@ absl::StatusOr<bool> ClientTable::Upsert(std::string_view group, std::string_vie
   if (c != clients.end()) {
     c->second.channel_id = channel_id;  // a reconnect moves the client to its new channel
     c->second.last_heartbeat_ms = now_ms;
+    c->second.meta = meta;
     return false;
   }
   if (clients.size() >= kMaxClientsPerGroup) {
@@ -36,7 +38,7 @@ absl::StatusOr<bool> ClientTable::Upsert(std::string_view group, std::string_vie
         fmt::format("group {} already has {} clients", ShortForMessage(group), clients.size()));
   }
   clients.emplace(std::string(client_id),
-                  ClientChannel{std::string(client_id), channel_id, now_ms});
+                  ClientChannel{std::string(client_id), channel_id, now_ms, meta});
   return true;
 }
 
@@ -78,11 +80,12 @@ std::vector<std::string> ClientTable::Groups() const {
 // ---- ConsumerManager ----
 
 absl::StatusOr<ConsumerManager::RegisterResult> ConsumerManager::Register(
-    const ConsumerData& data, std::string_view client_id, uint64_t channel_id, int64_t now_ms) {
+    const ConsumerData& data, std::string_view client_id, uint64_t channel_id, int64_t now_ms,
+    const ClientMeta& meta) {
   RegisterResult r;
   std::lock_guard lock(mu_);
   STELE_ASSIGN_OR_RETURN(r.membership_changed,
-                         members_.Upsert(data.group_name, client_id, channel_id, now_ms));
+                         members_.Upsert(data.group_name, client_id, channel_id, now_ms, meta));
   GroupState& g = state_[data.group_name];
   g.consume_type = data.consume_type;
   g.message_model = data.message_model;
@@ -185,9 +188,10 @@ std::vector<std::string> ConsumerManager::GroupsOfTopic(std::string_view topic) 
 // ---- ProducerManager ----
 
 absl::StatusOr<bool> ProducerManager::Register(std::string_view group, std::string_view client_id,
-                                               uint64_t channel_id, int64_t now_ms) {
+                                               uint64_t channel_id, int64_t now_ms,
+                                               const ClientMeta& meta) {
   std::lock_guard lock(mu_);
-  return members_.Upsert(group, client_id, channel_id, now_ms);
+  return members_.Upsert(group, client_id, channel_id, now_ms, meta);
 }
 
 bool ProducerManager::Unregister(std::string_view group, std::string_view client_id) {

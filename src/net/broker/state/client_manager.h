@@ -34,10 +34,18 @@ inline constexpr int64_t kDefaultClientExpiryMs = 120000;
 inline constexpr size_t kMaxClientGroups = 100000;
 inline constexpr size_t kMaxClientsPerGroup = 100000;
 
+// What a client says about itself in its heartbeat's header, shown by the connection-list admin
+// requests (and used there to decide whether a client understands RESET_CONSUMER_CLIENT_OFFSET).
+struct ClientMeta {
+  std::string language = "OTHER";  // RocketMQ's LanguageCode name
+  int32_t version = 0;             // MQVersion ordinal
+};
+
 struct ClientChannel {
   std::string client_id;
   uint64_t channel_id = 0;
   int64_t last_heartbeat_ms = 0;
+  ClientMeta meta;
   bool operator==(const ClientChannel&) const = default;
 };
 
@@ -46,7 +54,7 @@ class ClientTable {
  public:
   // Adds or refreshes a client; true if it is new to the group.
   absl::StatusOr<bool> Upsert(std::string_view group, std::string_view client_id,
-                              uint64_t channel_id, int64_t now_ms);
+                              uint64_t channel_id, int64_t now_ms, const ClientMeta& meta = {});
   bool Remove(std::string_view group, std::string_view client_id);
   // Removes every client matching `pred` (empty groups go too); returns the affected groups,
   // sorted.
@@ -78,7 +86,8 @@ class ConsumerManager {
   // RocketMQ: topics missing from it are dropped, and an existing topic's subscription is replaced
   // only by a newer subVersion.
   absl::StatusOr<RegisterResult> Register(const ConsumerData& data, std::string_view client_id,
-                                          uint64_t channel_id, int64_t now_ms);
+                                          uint64_t channel_id, int64_t now_ms,
+                                          const ClientMeta& meta = {});
   // UNREGISTER_CLIENT. Returns whether the group's membership changed.
   bool Unregister(std::string_view group, std::string_view client_id);
   // A connection closed: removes the clients on it. Returns the groups whose membership changed.
@@ -116,7 +125,7 @@ class ProducerManager {
  public:
   // Returns true if the client is new to the group.
   absl::StatusOr<bool> Register(std::string_view group, std::string_view client_id,
-                                uint64_t channel_id, int64_t now_ms);
+                                uint64_t channel_id, int64_t now_ms, const ClientMeta& meta = {});
   bool Unregister(std::string_view group, std::string_view client_id);
   std::vector<std::string> DropChannel(uint64_t channel_id);
   std::vector<std::string> ScanExpired(int64_t now_ms, int64_t expiry_ms = kDefaultClientExpiryMs);
