@@ -1,6 +1,7 @@
 #include "net/broker/metrics/exporter.h"
 
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -100,7 +101,9 @@ std::string_view ConsumeMode(ConsumeType t) {
   return "push";
 }
 
-// Bytes of the files under `root` (bounded walk: a huge tree is reported as far as counted).
+// Disk space used by the files under `root`: allocated blocks, not apparent sizes, since
+// preallocated segments are sparse until written (bounded walk: a huge tree is reported as far as
+// counted).
 int64_t DirBytes(const std::string& root) {
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -108,7 +111,10 @@ int64_t DirBytes(const std::string& root) {
   int entries = 0;
   for (fs::recursive_directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
     if (++entries > 200000) break;
-    if (it->is_regular_file(ec)) total += static_cast<int64_t>(it->file_size(ec));
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+      total += static_cast<int64_t>(st.st_blocks) * 512;
+    }
   }
   return total;
 }
