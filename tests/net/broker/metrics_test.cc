@@ -273,8 +273,11 @@ TEST_F(MetricsTest, ScrapeAfterAKnownWorkloadShowsItsCounts) {
             1);
 
   EXPECT_EQ(Sample(text, "rocketmq_broker_permission"), 6);
-  EXPECT_EQ(Sample(text, "rocketmq_storage_flush_behind_bytes"),
-            broker_->store().MaxOffset() - broker_->store().FlushedOffset());
+  // The flusher may run between the scrape and this check: bounded, not exact.
+  const auto behind = Sample(text, "rocketmq_storage_flush_behind_bytes");
+  ASSERT_TRUE(behind.has_value());
+  EXPECT_GE(*behind, 0);
+  EXPECT_LE(*behind, broker_->store().MaxOffset());
   const auto size = Sample(text, "rocketmq_storage_size");
   ASSERT_TRUE(size.has_value());
   EXPECT_GT(*size, 0);
