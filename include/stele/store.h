@@ -130,6 +130,16 @@ struct QueueInfo {
   int64_t max_offset = 0;
 };
 
+// Commit-log flushes (fdatasync of segment data, whether by a SYNC_FLUSH appender, the background
+// flusher or Flush()) since Open, for monitoring. Read without locks; the fields are each exact
+// but not taken at one instant.
+struct FlushStats {
+  uint64_t count = 0;     // fdatasync calls that succeeded
+  uint64_t total_us = 0;  // their summed duration
+  uint64_t max_us = 0;    // the slowest
+  uint64_t last_us = 0;   // the latest
+};
+
 // What one retention pass did (Store::CleanExpiredFiles).
 struct CleanReport {
   int segments_deleted = 0;
@@ -224,6 +234,7 @@ class Store {
   int64_t NextQueueOffset(std::string_view topic, int32_t queue_id) const;
   const RecoveryReport& recovery_report() const;
   const StoreOptions& options() const;
+  FlushStats flush_stats() const;
 
  private:
   Store();

@@ -1,11 +1,15 @@
 // mqbroker: a RocketMQ broker on the Stele engine.
 //
-//   mqbroker [-c broker.conf] [-n "host:port;host:port"] [-p]
+//   mqbroker [-c broker.conf] [-n "host:port;host:port"] [--logLevel LEVEL] [-p]
 //
-// -c reads RocketMQ's broker.conf keys; -n (or NAMESRV_ADDR) overrides namesrvAddr; -p prints
-// the effective configuration and exits. SIGINT/SIGTERM stop it cleanly: unregister from the name
-// servers, stop serving, persist offsets, flush and checkpoint the store. With grpcServerPort
-// (default 8081; 0 disables) the broker also serves RocketMQ 5.x gRPC clients on that port.
+// -c reads RocketMQ's broker.conf keys; -n (or NAMESRV_ADDR) overrides namesrvAddr; --logLevel
+// overrides logLevel (DEBUG, INFO, WARN, ERROR); -p prints the effective configuration and exits.
+// With metricsExporterType=PROM (the default) a Prometheus endpoint serves /metrics on
+// metricsPromExporterHost:metricsPromExporterPort (5557). SIGINT/SIGTERM stop it cleanly:
+// unregister from the name servers, stop serving, persist offsets, flush and checkpoint the store.
+// With grpcServerPort (default 8081; 0 disables) the broker also serves RocketMQ 5.x gRPC clients
+// on that port.
+#include <getopt.h>
 #include <malloc.h>
 #include <signal.h>
 #include <unistd.h>
@@ -17,6 +21,7 @@
 #include "common/logging.h"
 #include "fmt/format.h"
 #include "net/broker/broker_controller.h"
+#include "net/broker/metrics/exporter.h"
 #include "net/broker/state/json_file.h"
 #include "net/grpc/grpc_endpoint.h"
 
@@ -24,9 +29,11 @@ namespace {
 
 int Usage(int code) {
   std::fprintf(code == 0 ? stdout : stderr,
-               "usage: mqbroker [-c broker.conf] [-n 'host:port;host:port'] [-p]\n"
+               "usage: mqbroker [-c broker.conf] [-n 'host:port;host:port'] [--logLevel LEVEL] "
+               "[-p]\n"
                "  -c  config file with RocketMQ broker.conf keys (see README)\n"
                "  -n  name server address list (overrides namesrvAddr)\n"
+               "  --logLevel  DEBUG, INFO, WARN or ERROR (overrides logLevel)\n"
                "  -p  print the effective configuration and exit\n");
   return code;
 }
@@ -35,11 +42,16 @@ int Usage(int code) {
 
 int main(int argc, char** argv) {
   using namespace stele;
-  std::string conf_path, namesrv;
+  std::string conf_path, namesrv, log_level;
   bool print = false;
   int opt;
-  while ((opt = getopt(argc, argv, "c:n:phm")) != -1) {
+  static const option kLong[] = {{"logLevel", required_argument, nullptr, 'L'},
+                                 {nullptr, 0, nullptr, 0}};
+  while ((opt = getopt_long(argc, argv, "c:n:phm", kLong, nullptr)) != -1) {
     switch (opt) {
+      case 'L':
+        log_level = optarg;
+        break;
       case 'c':
         conf_path = optarg;
         break;
@@ -75,12 +87,17 @@ int main(int argc, char** argv) {
   }
   // -n wins over the file, as in RocketMQ.
   if (!namesrv.empty()) text += fmt::format("\nnamesrvAddr={}\n", namesrv);
+  if (!log_level.empty()) text += fmt::format("\nlogLevel={}\n", log_level);
   auto config = broker::BrokerConfigFromText(text, conf_path.empty() ? "flags" : conf_path);
   if (!config.ok()) {
     std::fprintf(stderr, "mqbroker: bad configuration: %s\n",
                  std::string(config.status().message()).c_str());
     return 1;
   }
+  log::SetMinLevel(config->log_level == "DEBUG"   ? log::Level::kDebug
+                   : config->log_level == "WARN"  ? log::Level::kWarn
+                   : config->log_level == "ERROR" ? log::Level::kError
+                                                  : log::Level::kInfo);
   for (const auto& w : config->warnings) log::Warn("config: {}", w);
   if (print) {
     for (const auto& [k, v] : config->List()) std::printf("%s=%s\n", k.c_str(), v.c_str());
@@ -128,12 +145,33 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+  // The Prometheus endpoint. Stele turns it on by default, so a port already taken only costs a
+  // log line then; when metricsExporterType=PROM was asked for explicitly it must work.
+  std::unique_ptr<broker::metrics::Exporter> metrics;
+  if (const broker::BrokerConfig& c = (*broker)->config(); c.MetricsEnabled()) {
+    metrics = std::make_unique<broker::metrics::Exporter>(
+        **broker, c.MetricsHost(), static_cast<uint16_t>(c.metrics_prom_exporter_port));
+    if (absl::Status s = metrics->Start(); !s.ok()) {
+      if (c.explicitly_set.contains("metricsExporterType")) {
+        std::fprintf(stderr, "mqbroker: cannot start: %s\n", std::string(s.message()).c_str());
+        if (grpc) grpc->Stop();
+        (*broker)->Shutdown();
+        return 1;
+      }
+      log::Error(
+          "{}; continuing without metrics (set metricsPromExporterPort, or "
+          "metricsExporterType=DISABLE)",
+          std::string(s.message()));
+      metrics.reset();
+    }
+  }
   log::Info("The broker[{}, {}] boot success. serializeType=JSON and name server is {}",
             (*broker)->config().broker_name, (*broker)->broker_addr(),
             names.empty() ? "(none)" : names);
   int sig = 0;
   sigwait(&stop, &sig);
   log::Info("signal {}: shutting down", sig);
+  if (metrics) metrics->Stop();
   if (grpc) grpc->Stop();
   (*broker)->Shutdown();
   log::Info("broker stopped cleanly");

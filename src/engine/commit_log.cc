@@ -275,10 +275,32 @@ absl::Status CommitLog::SyncRange(int64_t from, int64_t to) const {
   int64_t pos = from - from % seg_size_;
   while (pos < to) {
     auto seg = segs_->Find(pos);
-    if (seg) STELE_RETURN_IF_ERROR(seg->file->Sync());
+    if (seg) {
+      const auto t0 = Clock::now();
+      STELE_RETURN_IF_ERROR(seg->file->Sync());
+      NoteSync(t0);
+    }
     pos += seg_size_;
   }
   return absl::OkStatus();
+}
+
+void CommitLog::NoteSync(Clock::time_point t0) const {
+  const auto us = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count());
+  sync_count_.fetch_add(1, std::memory_order_relaxed);
+  sync_us_total_.fetch_add(us, std::memory_order_relaxed);
+  sync_us_last_.store(us, std::memory_order_relaxed);
+  uint64_t cur = sync_us_max_.load(std::memory_order_relaxed);
+  while (us > cur && !sync_us_max_.compare_exchange_weak(cur, us, std::memory_order_relaxed)) {
+  }
+}
+
+FlushStats CommitLog::flush_stats() const {
+  return FlushStats{.count = sync_count_.load(std::memory_order_relaxed),
+                    .total_us = sync_us_total_.load(std::memory_order_relaxed),
+                    .max_us = sync_us_max_.load(std::memory_order_relaxed),
+                    .last_us = sync_us_last_.load(std::memory_order_relaxed)};
 }
 
 void CommitLog::DoIoLocked(Lock& l, bool sync) {
@@ -320,9 +342,11 @@ void CommitLog::DoIoLocked(Lock& l, bool sync) {
       // Segments before this one must be durable before this one's sync can stand for them.
       if (sync && fl < seg->start) st = SyncRange(fl, seg->start);
       if (st.ok()) {
+        const auto t0 = Clock::now();
         st = seg->file->WriteAt(static_cast<uint64_t>(at - seg->start),
                                 std::span<const iovec>(iov, cnt),
                                 sync ? SyncMode::kData : SyncMode::kNone);
+        if (st.ok() && sync) NoteSync(t0);  // the write and its fdatasync, as one flush
       }
     }
     l.lock();
@@ -331,6 +355,9 @@ void CommitLog::DoIoLocked(Lock& l, bool sync) {
     ring_out_ += n;
     if (sync) flushed_ = chunk_end;
     if (at_roll) {
+      // Once per segment (1 GiB by default): cheap enough to log under the lock.
+      log::Info("commit log: segment roll: offset {} full, writing continues at {} (flush={})",
+                rolls_.front().blank_end, rolls_.front().next_start, sync ? "sync" : "async");
       written_ = rolls_.front().next_start;
       if (sync) flushed_ = written_;
       rolls_.pop_front();

@@ -60,6 +60,7 @@ class CommitLog {
   int64_t FlushedOffset() const;
   int64_t NextQueueOffset(std::string_view topic, int32_t queue_id) const;
   const RecoveryReport& report() const { return report_; }
+  FlushStats flush_stats() const;
 
   // Hooks for what is built from the log (src/index). `hook` runs whenever the visible end
   // advances, on the thread that advanced it and under the log's lock: it must only wake someone.
@@ -128,6 +129,8 @@ class CommitLog {
   void FlushLocked(Lock& l);
   void CheckpointLocked(Lock& l);
   absl::Status SyncRange(int64_t from, int64_t to) const;
+  // Records one successful fdatasync that took from `t0` until now (flush_stats()).
+  void NoteSync(Clock::time_point t0) const;
   void FailLocked(const absl::Status& st, int64_t offset);
   absl::Status FencedError() const;
   absl::StatusOr<AppendResult> FinishAppend(Lock& l, AppendResult r);
@@ -189,6 +192,9 @@ class CommitLog {
   std::mutex ckpt_io_mu_;
   int64_t ckpt_written_safe_ = -1;
   int64_t ckpt_written_dispatch_ = -1;
+  // Flush statistics (NoteSync), relaxed atomics: monitoring only.
+  mutable std::atomic<uint64_t> sync_count_{0}, sync_us_total_{0}, sync_us_max_{0},
+      sync_us_last_{0};
   std::thread bg_;
   // FlushDiskWatcher (as RocketMQ calls it): answers AppendAsync callers FLUSH_DISK_TIMEOUT when
   // their fdatasync outlives syncFlushTimeout, even while the background thread is stuck in it.

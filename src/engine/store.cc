@@ -191,6 +191,7 @@ int64_t Store::NextQueueOffset(std::string_view topic, int32_t queue_id) const {
   return log_->NextQueueOffset(topic, queue_id);
 }
 const RecoveryReport& Store::recovery_report() const { return log_->report(); }
+FlushStats Store::flush_stats() const { return log_->flush_stats(); }
 const StoreOptions& Store::options() const { return log_->options(); }
 
 absl::StatusOr<GetResult> Store::Get(std::string_view topic, int32_t queue_id, int64_t queue_offset,

@@ -12,6 +12,7 @@
 #include "fmt/format.h"
 #include "net/broker/broker_controller.h"
 #include "net/broker/message_writer.h"
+#include "net/broker/metrics/runtime_info.h"
 #include "net/broker/processor_util.h"
 #include "net/broker/pull_hold.h"
 #include "net/broker/state/json_file.h"
@@ -116,15 +117,8 @@ void HandleGetBrokerConfig(BrokerController& b, const ChannelPtr&, RemotingComma
 }
 
 void HandleRuntimeInfo(BrokerController& b, const ChannelPtr&, RemotingCommand, Reply reply) {
-  Store& s = b.store();
-  json table = {{"brokerVersionDesc", "Stele 0.1.0"},
-                {"brokerVersion", std::to_string(remoting::kSteleVersion)},
-                {"commitLogMinOffset", std::to_string(s.MinOffset())},
-                {"commitLogMaxOffset", std::to_string(s.MaxOffset())},
-                {"commitLogFlushedOffset", std::to_string(s.FlushedOffset())},
-                {"dispatchBehindBytes", std::to_string(s.MaxOffset() - s.DispatchedOffset())},
-                {"sendInflight", std::to_string(b.writer().inflight())},
-                {"pullHeld", std::to_string(b.pull_hold().held())}};
+  json table = json::object();
+  for (auto& [k, v] : metrics::RuntimeInfo(b)) table[k] = std::move(v);
   ReplyBody(reply, Dump(json{{"table", table}}));
 }
 

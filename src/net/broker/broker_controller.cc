@@ -31,6 +31,7 @@ absl::StatusOr<std::unique_ptr<BrokerController>> BrokerController::Create(Broke
   std::unique_ptr<BrokerController> b(new BrokerController(std::move(config)));
   const BrokerConfig& c = b->config_;
   b->broker_addr_ = fmt::format("{}:{}", c.broker_ip1, c.listen_port);
+  b->stats_ = std::make_unique<metrics::BrokerStats>();
   STELE_ASSIGN_OR_RETURN(b->store_, Store::Open(c.store));
   b->topics_ = std::make_unique<TopicConfigManager>(c);
   STELE_RETURN_IF_ERROR(b->topics_->Load());
@@ -67,6 +68,9 @@ absl::StatusOr<std::unique_ptr<BrokerController>> BrokerController::Create(Broke
   so.port = static_cast<uint16_t>(c.listen_port);
   so.io_threads = 2;
   so.name = "mqbroker";
+  so.on_reply = [stats = b->stats_.get()](int32_t req, int32_t resp, std::chrono::microseconds us) {
+    stats->OnRpc(req, resp, us.count());
+  };
   b->server_ = std::make_unique<remoting::RemotingServer>(so);
   b->namesrv_client_ = std::make_unique<remoting::RemotingClient>(
       remoting::ClientOptions{.io_threads = 1, .name = "namesrv-client"});
@@ -115,10 +119,23 @@ absl::Status BrokerController::Start() {
     }
   });
   server_->RunEvery(std::chrono::seconds(10), [this] { Housekeeping(); });
+  server_->RunEvery(std::chrono::seconds(1), [this] { stats_->Sample(); });
   started_ = true;
   reg_thread_ = std::thread([this] { RegisterLoop(); });
-  log::Info("mqbroker {} ({}, cluster {}) serving on {}:{}", config_.broker_name, broker_addr_,
-            config_.broker_cluster_name, config_.bind_address, port());
+  const StoreOptions& so = config_.store;
+  const RecoveryReport& rr = store_->recovery_report();
+  log::Info(
+      "broker started: name={} cluster={} id={} version=\"{}\" addr={} listen={}:{} grpcPort={} "
+      "store={} flushDiskType={} mappedFileSizeCommitLog={} commitLogWriteMode={} "
+      "maxInflightSends={} namesrv=\"{}\" recovery_s={:.3f} commitLogMinOffset={} "
+      "commitLogMaxOffset={}",
+      config_.broker_name, config_.broker_cluster_name, config_.broker_id, kBrokerVersionDesc,
+      broker_addr_, config_.bind_address, port(), config_.grpc_server_port,
+      config_.store_path_root_dir,
+      so.flush_disk_type == FlushDiskType::kSyncFlush ? "SYNC_FLUSH" : "ASYNC_FLUSH",
+      so.mapped_file_size_commit_log, so.write_mode == WriteMode::kMmap ? "mmap" : "write",
+      config_.max_inflight_sends, config_.namesrv_addr, rr.seconds, store_->MinOffset(),
+      store_->MaxOffset());
   return absl::OkStatus();
 }
 

@@ -20,6 +20,7 @@
 
 #include "absl/status/statusor.h"
 #include "net/broker/filter/sql92_cache.h"
+#include "net/broker/metrics/broker_stats.h"
 #include "net/broker/state/broker_config.h"
 #include "net/broker/state/client_manager.h"
 #include "net/broker/state/consumer_offset_manager.h"
@@ -30,6 +31,9 @@
 #include "stele/store.h"
 
 namespace stele::broker {
+
+// brokerVersionDesc in GET_BROKER_RUNTIME_INFO and the start-up line.
+inline constexpr std::string_view kBrokerVersionDesc = "Stele 0.1.0";
 
 class PullHoldService;
 class DelayService;
@@ -68,6 +72,8 @@ class BrokerController {
   remoting::RemotingServer& server() { return *server_; }
   // Compiled SQL92 subscriptions by expression (shared by pulls and client checks).
   filter::Sql92Cache& sql_filters() { return sql_filters_; }
+  // Counters and rates for GET_BROKER_RUNTIME_INFO and the Prometheus endpoint.
+  metrics::BrokerStats& stats() { return *stats_; }
 
   // Re-registers with every name server soon (after a topic change), without blocking.
   void RegisterSoon();
@@ -94,6 +100,8 @@ class BrokerController {
   ProducerManager producers_;
   RebalanceLockManager rebalance_locks_;
   filter::Sql92Cache sql_filters_;
+  // Before server_: its reply observer writes here until the server is destroyed.
+  std::unique_ptr<metrics::BrokerStats> stats_;
   std::unique_ptr<MessageWriter> writer_;
   std::unique_ptr<PullHoldService> pull_hold_;
   std::unique_ptr<DelayService> delay_;

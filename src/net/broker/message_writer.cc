@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "common/clock.h"
+#include "common/logging.h"
 #include "fmt/format.h"
 #include "net/broker/state/names.h"
 
@@ -78,6 +79,17 @@ absl::Status MessageWriter::Admit(int64_t n) {
   const int64_t now = inflight_.fetch_add(n, std::memory_order_relaxed) + n;
   if (now <= max_inflight_) return absl::OkStatus();
   inflight_.fetch_sub(n, std::memory_order_relaxed);
+  const int64_t refused = busy_refused_.fetch_add(1, std::memory_order_relaxed) + 1;
+  const int64_t now_ms = NowMs();
+  int64_t last = busy_logged_ms_.load(std::memory_order_relaxed);
+  if (now_ms - last >= kBusyLogIntervalMs &&
+      busy_logged_ms_.compare_exchange_strong(last, now_ms, std::memory_order_relaxed)) {
+    busy_refused_.fetch_sub(refused, std::memory_order_relaxed);
+    log::Warn(
+        "broker busy: cause=too_many_inflight refused={} inflight={} maxInflightSends={} "
+        "unflushed_bytes={}",
+        refused, now - n, max_inflight_, store_.MaxOffset() - store_.FlushedOffset());
+  }
   return absl::ResourceExhaustedError(fmt::format(
       "[TOO_MANY_INFLIGHT] broker busy: {} sends are waiting for the disk (maxInflightSends={}), "
       "{} bytes appended but not yet flushed; the message was not stored, retry later",

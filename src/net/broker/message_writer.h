@@ -189,6 +189,11 @@ class MessageWriter {
   std::unique_ptr<PublishWindow> window_;  // null: idempotent publish off
   int64_t restore_max_bytes_ = 0;
   std::atomic<int64_t> inflight_{0};
+  // Busy refusals since the last "broker busy" log line, and when that line was written (epoch
+  // ms): one line per kBusyLogIntervalMs at most, however many sends are refused.
+  static constexpr int64_t kBusyLogIntervalMs = 10000;
+  std::atomic<int64_t> busy_refused_{0};
+  std::atomic<int64_t> busy_logged_ms_{0};
 };
 
 }  // namespace stele::broker

@@ -95,6 +95,16 @@ void ProcessPull(BrokerController& b, const PullHeader& h, const SubscriptionFil
       if (resp.code == kPullOffsetMoved) SetOffsets(&resp, 0, 0, 0);
       break;
   }
+  const bool found = resp.code == kSuccess;
+  if (!found &&
+      !(resp.code == kPullNotFound && allow_suspend && (h.sys_flag & kFlagSuspend) != 0)) {
+    b.stats().OnGetMiss();
+  }
+  if (found) {
+    b.stats().OnMessagesOut(h.topic, h.group, h.queue_id,
+                            static_cast<int64_t>(got->messages.size()), got->total_bytes,
+                            got->next_begin_offset);
+  }
   if (resp.code == kPullNotFound && allow_suspend && (h.sys_flag & kFlagSuspend) != 0) {
     const int64_t wait = b.config().long_polling_enable
                              ? std::clamp<int64_t>(h.suspend_timeout_ms, 0, 25000)

@@ -126,15 +126,21 @@ void HandleSendBack(BrokerController& b, const ChannelPtr&, RemotingCommand req,
   m.topic = std::move(topic);
   m.reconsume_times = v.reconsume_times + 1;
 
-  b.writer().Put(std::move(m), [reply](absl::StatusOr<AppendResult> r) {
-    if (!r.ok()) {
-      reply(PutFailureCode(r.status()), std::string(r.status().message()));
-    } else if (r->status == PutMessageStatus::kFlushDiskTimeout) {
-      reply(kFlushDiskTimeout, "FLUSH_DISK_TIMEOUT");
-    } else {
-      reply(kSuccess);
-    }
-  });
+  const bool to_dlq = IsDlqTopic(m.topic);
+  std::string origin_topic(v.topic);
+  if (auto rt = m.properties.Get(kPropRetryTopic)) origin_topic = std::string(*rt);
+  b.writer().Put(std::move(m),
+                 [reply, to_dlq, stats = &b.stats(), group = h.group,
+                  origin_topic = std::move(origin_topic)](absl::StatusOr<AppendResult> r) {
+                   if (r.ok() && to_dlq) stats->OnSendToDlq(group, origin_topic);
+                   if (!r.ok()) {
+                     reply(PutFailureCode(r.status()), std::string(r.status().message()));
+                   } else if (r->status == PutMessageStatus::kFlushDiskTimeout) {
+                     reply(kFlushDiskTimeout, "FLUSH_DISK_TIMEOUT");
+                   } else {
+                     reply(kSuccess);
+                   }
+                 });
 }
 
 }  // namespace

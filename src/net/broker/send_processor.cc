@@ -7,6 +7,7 @@
 #include "fmt/format.h"
 #include "net/broker/broker_controller.h"
 #include "net/broker/message_writer.h"
+#include "net/broker/metrics/broker_stats.h"
 #include "net/broker/processor_util.h"
 #include "net/broker/state/message_limits.h"
 #include "net/broker/state/names.h"
@@ -218,13 +219,28 @@ void HandleSend(BrokerController& b, const ChannelPtr& ch, RemotingCommand req, 
     return m;
   };
 
+  // Counted once stored (not when refused, nor when answered from the idempotence window).
+  const bool to_dlq = store_topic != h.topic;
+  auto count = [stats = &b.stats(), topic = h.topic, to_dlq, t0 = std::chrono::steady_clock::now()](
+                   const SendOutcome& o, metrics::MessageType type, int64_t body_bytes) {
+    if (o.duplicate) return;
+    stats->OnMessageIn(topic, type, body_bytes);
+    if (to_dlq) stats->OnSendToDlq(topic.substr(kRetryGroupTopicPrefix.size()), topic);
+    stats->OnPutLatency(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+            .count());
+  };
+
   if (!h.batch) {
+    const auto type = metrics::ClassifyMessage(h.properties);
+    const auto body_bytes = static_cast<int64_t>(req.body.size());
     b.writer().Send(make(std::move(req.body), h.properties, static_cast<int32_t>(h.flag)),
-                    [reply](absl::StatusOr<SendOutcome> r) {
+                    [reply, count, type, body_bytes](absl::StatusOr<SendOutcome> r) {
                       if (!r.ok()) {
                         reply(PutFailureCode(r.status()), std::string(r.status().message()));
                         return;
                       }
+                      count(*r, type, body_bytes);
                       RemotingCommand resp;
                       FillSuccess(&resp, {*r});
                       reply(std::move(resp));
@@ -235,6 +251,7 @@ void HandleSend(BrokerController& b, const ChannelPtr& ch, RemotingCommand req, 
   auto parts = SplitBatch(req.body, &flags);
   if (ReplyIfError(parts.status(), reply, kMessageIllegal)) return;
   std::vector<OutgoingMessage> msgs;
+  std::vector<std::pair<metrics::MessageType, int64_t>> kinds;  // per message, for the counters
   size_t total = 0;
   for (size_t i = 0; i < parts->size(); ++i) {
     const auto& [body, props] = (*parts)[i];
@@ -249,11 +266,16 @@ void HandleSend(BrokerController& b, const ChannelPtr& ch, RemotingCommand req, 
     }
     if (ReplyIfError(ValidateRemotingProperties(props, limits), reply, kMessageIllegal)) return;
     msgs.push_back(make(std::string(body), props, flags[i]));
+    kinds.emplace_back(metrics::ClassifyMessage(props), static_cast<int64_t>(body.size()));
   }
-  b.writer().SendBatch(std::move(msgs), [reply](absl::StatusOr<std::vector<SendOutcome>> r) {
+  b.writer().SendBatch(std::move(msgs), [reply, count, kinds = std::move(kinds)](
+                                            absl::StatusOr<std::vector<SendOutcome>> r) {
     if (!r.ok()) {
       reply(PutFailureCode(r.status()), std::string(r.status().message()));
       return;
+    }
+    for (size_t i = 0; i < r->size() && i < kinds.size(); ++i) {
+      count((*r)[i], kinds[i].first, kinds[i].second);
     }
     RemotingCommand resp;
     FillSuccess(&resp, *r);

@@ -50,7 +50,10 @@ void HandleEndTransaction(BrokerController& b, const ChannelPtr& ch, RemotingCom
     return;
   }
   EndTransaction(b, h.producer_group, h.commit_log_offset, h.tran_state_table_offset, commit,
-                 [reply](int32_t code, std::string remark) { reply(code, std::move(remark)); });
+                 [reply, commit, stats = &b.stats()](int32_t code, std::string remark) {
+                   if (code == kSuccess) stats->OnTransactionEnd(commit);
+                   reply(code, std::move(remark));
+                 });
 }
 
 // Writes the op record for `half`, then reports `code` (or the op's failure).

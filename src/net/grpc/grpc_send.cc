@@ -12,6 +12,7 @@
 #include "fmt/format.h"
 #include "net/broker/broker_controller.h"
 #include "net/broker/message_writer.h"
+#include "net/broker/metrics/broker_stats.h"
 #include "net/broker/state/names.h"
 #include "net/broker/transaction_service.h"
 #include "net/grpc/grpc_service.h"
@@ -122,6 +123,7 @@ grpc::ServerUnaryReactor* MessagingServiceImpl::SendMessage(grpc::CallbackServer
   auto* reactor = ctx->DefaultReactor();
   std::vector<broker::OutgoingMessage> msgs;
   std::vector<bool> transaction;
+  std::vector<std::pair<broker::metrics::MessageType, int64_t>> kinds;  // for the counters
   auto prepare = [&]() -> absl::Status {
     STELE_RETURN_IF_ERROR(ClientId(*ctx).status());
     if (req->messages_size() == 0) return Error(v2::BAD_REQUEST, "no messages to send");
@@ -172,6 +174,11 @@ grpc::ServerUnaryReactor* MessagingServiceImpl::SendMessage(grpc::CallbackServer
       m.from_producer = true;  // a retry with the same message_id gets the first result
       m.properties.Set(broker::kPropCluster, b_.config().broker_cluster_name);
       if (peer.ok()) m.born_host = *peer;
+      kinds.emplace_back(type == v2::FIFO          ? broker::metrics::MessageType::kFifo
+                         : type == v2::DELAY       ? broker::metrics::MessageType::kDelay
+                         : type == v2::TRANSACTION ? broker::metrics::MessageType::kTransaction
+                                                   : broker::metrics::MessageType::kNormal,
+                         static_cast<int64_t>(m.body.size()));
       msgs.push_back(std::move(m));
       transaction.push_back(type == v2::TRANSACTION);
     }
@@ -196,7 +203,10 @@ grpc::ServerUnaryReactor* MessagingServiceImpl::SendMessage(grpc::CallbackServer
   }
   for (size_t i = 0; i < msgs.size(); ++i) {
     const bool tx = transaction[i];
-    b_.writer().Put(std::move(msgs[i]), [call, i, tx](absl::StatusOr<AppendResult> r) {
+    std::string topic = msgs[i].topic;
+    b_.writer().Put(std::move(msgs[i]), [call, i, tx, stats = &b_.stats(), kind = kinds[i],
+                                         topic = std::move(topic)](absl::StatusOr<AppendResult> r) {
+      if (r.ok()) stats->OnMessageIn(topic, kind.first, kind.second);
       call->Done(static_cast<int>(i), r, tx);
     });
   }

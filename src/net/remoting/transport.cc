@@ -53,8 +53,9 @@ class ChannelImpl final : public Channel, public std::enable_shared_from_this<Ch
   // channel is: a ChannelPtr held elsewhere may outlive the RemotingServer/RemotingClient.
   ChannelImpl(std::shared_ptr<void> owner, tcp::socket sock, uint64_t id,
               std::shared_ptr<const Handlers> handlers, CloseFn on_close, uint64_t max_write_bytes,
-              std::string name)
-      : owner_(std::move(owner)),
+              std::string name, std::shared_ptr<const ReplyObserver> observer = nullptr)
+      : observer_(std::move(observer)),
+        owner_(std::move(owner)),
         sock_(std::move(sock)),
         strand_(asio::make_strand(sock_.get_executor())),
         id_(id),
@@ -228,7 +229,7 @@ class ChannelImpl final : public Channel, public std::enable_shared_from_this<Ch
       return;  // unmatched responses (timed out, or for oneway requests) are dropped
     }
     ChannelPtr self = shared_from_this();
-    Reply reply(std::weak_ptr<Channel>(self), cmd);
+    Reply reply(std::weak_ptr<Channel>(self), cmd, observer_);
     auto it = handlers_->find(cmd.code);
     if (it == handlers_->end()) {
       reply(response::kRequestCodeNotSupported,
@@ -279,7 +280,8 @@ class ChannelImpl final : public Channel, public std::enable_shared_from_this<Ch
                       }));
   }
 
-  std::shared_ptr<void> owner_;  // first: destroyed after the socket and strand that use it
+  std::shared_ptr<const ReplyObserver> observer_;
+  std::shared_ptr<void> owner_;  // destroyed after the socket and strand that use it
   tcp::socket sock_;
   asio::strand<tcp::socket::executor_type> strand_;
   const uint64_t id_;
@@ -354,21 +356,35 @@ class IoRunner {
 struct Reply::State {
   std::weak_ptr<Channel> ch;
   int32_t opaque = 0;
+  int32_t request_code = 0;
   SerializeType type = SerializeType::kJson;
   bool oneway = false;
   std::atomic<bool> sent{false};
+  std::shared_ptr<const ReplyObserver> observer;
+  std::chrono::steady_clock::time_point start;
 };
 
-Reply::Reply(std::weak_ptr<Channel> ch, const RemotingCommand& req)
+Reply::Reply(std::weak_ptr<Channel> ch, const RemotingCommand& req,
+             std::shared_ptr<const ReplyObserver> observer)
     : state_(std::make_shared<State>()) {
   state_->ch = std::move(ch);
   state_->opaque = req.opaque;
+  state_->request_code = req.code;
   state_->type = req.serialize_type;
   state_->oneway = req.is_oneway();
+  if (observer != nullptr && *observer) {
+    state_->observer = std::move(observer);
+    state_->start = std::chrono::steady_clock::now();
+  }
 }
 
 void Reply::operator()(RemotingCommand resp) const {
   if (!state_ || state_->oneway || state_->sent.exchange(true)) return;
+  if (state_->observer) {
+    (*state_->observer)(state_->request_code, resp.code,
+                        std::chrono::duration_cast<std::chrono::microseconds>(
+                            std::chrono::steady_clock::now() - state_->start));
+  }
   auto ch = state_->ch.lock();
   if (!ch) return;
   resp.opaque = state_->opaque;
@@ -387,7 +403,11 @@ void Reply::operator()(int32_t code, std::string remark) const {
 // ---- RemotingServer ----
 
 struct RemotingServer::Impl : std::enable_shared_from_this<RemotingServer::Impl> {
-  explicit Impl(ServerOptions o) : options(std::move(o)), acceptor(runner.io) {}
+  explicit Impl(ServerOptions o)
+      : options(std::move(o)),
+        observer(options.on_reply ? std::make_shared<const ReplyObserver>(options.on_reply)
+                                  : nullptr),
+        acceptor(runner.io) {}
 
   void Accept() {
     acceptor.async_accept(asio::make_strand(runner.io),
@@ -397,7 +417,7 @@ struct RemotingServer::Impl : std::enable_shared_from_this<RemotingServer::Impl>
                               auto ch = std::make_shared<ChannelImpl>(
                                   shared_from_this(), std::move(sock), next_id.fetch_add(1),
                                   handlers, [this](const ChannelPtr& c) { Closed(c); },
-                                  options.max_write_queue_bytes, options.name);
+                                  options.max_write_queue_bytes, options.name, observer);
                               {
                                 std::lock_guard<std::mutex> l(mu);
                                 channels[ch->id()] = ch;
@@ -420,6 +440,7 @@ struct RemotingServer::Impl : std::enable_shared_from_this<RemotingServer::Impl>
   }
 
   ServerOptions options;
+  std::shared_ptr<const ReplyObserver> observer;  // from options.on_reply; null when unset
   IoRunner runner;
   tcp::acceptor acceptor;
   std::shared_ptr<Handlers> handlers = std::make_shared<Handlers>();

@@ -49,13 +49,21 @@ class Channel {
 };
 using ChannelPtr = std::shared_ptr<Channel>;
 
+// Observes every reply a server sends: the request's code, the reply's code and the time from
+// reading the request to handing the reply to its connection. Runs on whichever thread replies;
+// must be cheap and thread-safe.
+using ReplyObserver =
+    std::function<void(int32_t request_code, int32_t response_code, std::chrono::microseconds)>;
+
 // Answers one request. Fills in opaque, the RESPONSE flag and the request's serialize type; does
 // nothing for oneway requests or when the channel has closed. Callable from any thread; calls
 // after the first are ignored.
 class Reply {
  public:
   Reply() = default;
-  Reply(std::weak_ptr<Channel> ch, const RemotingCommand& req);
+  // `observer` (may be null) is told about the reply; the clock starts now.
+  Reply(std::weak_ptr<Channel> ch, const RemotingCommand& req,
+        std::shared_ptr<const ReplyObserver> observer = nullptr);
   void operator()(RemotingCommand resp) const;
   // A response with just a code and remark.
   void operator()(int32_t code, std::string remark = {}) const;
@@ -74,6 +82,7 @@ struct ServerOptions {
   int io_threads = 1;
   uint64_t max_write_queue_bytes = 256ull << 20;
   std::string name = "remoting";  // in log lines
+  ReplyObserver on_reply;         // optional: e.g. request latency metrics
 };
 
 class RemotingServer {

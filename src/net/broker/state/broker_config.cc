@@ -39,6 +39,22 @@ absl::Status CheckNotEmpty(std::string_view key, std::string_view v) {
   return absl::OkStatus();
 }
 
+absl::Status CheckExporterType(std::string_view key, std::string_view v) {
+  for (std::string_view ok : {"DISABLE", "PROM", "OTLP_GRPC", "LOG"}) {
+    if (v == ok) return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      fmt::format("{}: '{}' is not DISABLE, PROM, OTLP_GRPC or LOG", key, v));
+}
+
+absl::Status CheckLogLevel(std::string_view key, std::string_view v) {
+  for (std::string_view ok : {"DEBUG", "INFO", "WARN", "ERROR"}) {
+    if (v == ok) return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      fmt::format("{}: '{}' is not DEBUG, INFO, WARN or ERROR", key, v));
+}
+
 const std::vector<Field>& BrokerFields() {
   static const std::vector<Field> kFields = {
       StringField("brokerClusterName", &BrokerConfig::broker_cluster_name, CheckTopicName),
@@ -90,6 +106,10 @@ const std::vector<Field>& BrokerFields() {
                100000000),
       IntField("idempotentPublishRestoreMaxBytes",
                &BrokerConfig::idempotent_publish_restore_max_bytes, 4096, 1ll << 40),
+      StringField("metricsExporterType", &BrokerConfig::metrics_exporter_type, CheckExporterType),
+      StringField("metricsPromExporterHost", &BrokerConfig::metrics_prom_exporter_host),
+      IntField("metricsPromExporterPort", &BrokerConfig::metrics_prom_exporter_port, 0, 65535),
+      StringField("logLevel", &BrokerConfig::log_level, CheckLogLevel),
   };
   return kFields;
 }
@@ -182,6 +202,18 @@ absl::Status BrokerConfig::Finalize() {
         "(2 x maxDelay / precision); raise the precision or lower the delay",
         timer_max_delay_sec, timer_precision_ms));
   }
+  if (metrics_exporter_type == "OTLP_GRPC" || metrics_exporter_type == "LOG") {
+    warnings.push_back(fmt::format(
+        "metricsExporterType={} is not supported by Stele: no metrics are exported (use PROM)",
+        metrics_exporter_type));
+  }
+  if (MetricsEnabled() && metrics_prom_exporter_port != 0 &&
+      (metrics_prom_exporter_port == listen_port ||
+       metrics_prom_exporter_port == grpc_server_port)) {
+    return absl::InvalidArgumentError(
+        fmt::format("metricsPromExporterPort {} is also the listenPort or grpcServerPort",
+                    metrics_prom_exporter_port));
+  }
   store.store_path_root_dir = store_path_root_dir;
   if (!explicitly_set.contains("storeHost")) {
     bool v6 = broker_ip1.find(':') != std::string::npos;
@@ -196,6 +228,12 @@ std::vector<std::pair<std::string, std::string>> BrokerConfig::List() const {
   for (const Field& f : BrokerFields()) out.emplace_back(std::string(f.key), f.get(*this));
   for (auto& kv : StoreValues(store)) out.push_back(std::move(kv));
   return out;
+}
+
+std::string BrokerConfig::MetricsHost() const {
+  if (!metrics_prom_exporter_host.empty()) return metrics_prom_exporter_host;
+  if (explicitly_set.contains("bindAddress")) return bind_address;
+  return broker_ip1;
 }
 
 std::vector<std::string> BrokerConfig::NamesrvAddrList() const {

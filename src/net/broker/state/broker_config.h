@@ -84,6 +84,18 @@ struct BrokerConfig {
   // idempotentPublishRestoreMaxBytes: how much of the log's tail a start-up reads to refill it.
   int64_t idempotent_publish_restore_max_bytes = 256ll << 20;
 
+  // Metrics (RocketMQ 5.x keys). metricsExporterType PROM serves Prometheus text on
+  // metricsPromExporterHost:metricsPromExporterPort at /metrics; DISABLE turns it off; RocketMQ's
+  // OTLP_GRPC and LOG are accepted but export nothing (a warning says so). Stele's default is PROM
+  // (RocketMQ's is DISABLE). An empty host means bindAddress when that was set explicitly, else
+  // brokerIP1 (RocketMQ's choice): never the wildcard address unless configured. Port 0 picks a
+  // free port (tests).
+  std::string metrics_exporter_type = "PROM";  // metricsExporterType
+  std::string metrics_prom_exporter_host;      // metricsPromExporterHost
+  int metrics_prom_exporter_port = 5557;       // metricsPromExporterPort
+  // logLevel (Stele): DEBUG, INFO, WARN or ERROR; the least severe level logged.
+  std::string log_level = "INFO";
+
   // The message store's options. storePathRootDir and storeHost are derived by Finalize().
   StoreOptions store;
   // Keys given to Set() (broker or store), in any order.
@@ -105,6 +117,9 @@ struct BrokerConfig {
   std::vector<std::pair<std::string, std::string>> List() const;
   // namesrvAddr split into "host:port" entries (validated by Set).
   std::vector<std::string> NamesrvAddrList() const;
+  // Whether the Prometheus endpoint is on (metricsExporterType=PROM), and the address it binds.
+  bool MetricsEnabled() const { return metrics_exporter_type == "PROM"; }
+  std::string MetricsHost() const;
 };
 
 // Reads a broker.conf (Java properties), applies every key in file order, then Finalize().
