@@ -302,6 +302,16 @@ TEST_F(MqadminClusterTest, ClusterListAndBrokerStatus) {
   EXPECT_EQ(lines[1].find("broker-st"), lines[0].find("#Broker Name"));
   EXPECT_EQ(lines[1].find(broker_addr_), lines[0].find("#Addr"));
 
+  r = A({"clusterList", "-m"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  lines = Lines(r.out);
+  ASSERT_EQ(lines.size(), 2u) << r.out;
+  EXPECT_TRUE(std::regex_search(
+      lines[0], std::regex("^#Cluster Name +#Broker Name +#InTotalYest +#OutTotalYest "
+                           "+#InTotalToday +#OutTotalToday$")))
+      << lines[0];
+  EXPECT_TRUE(std::regex_search(lines[1], std::regex("^StCluster +broker-st +")));
+
   r = A({"brokerStatus", "-b", broker_addr_});
   ASSERT_EQ(r.rc, 0) << r.err;
   lines = Lines(r.out);

@@ -75,12 +75,44 @@ RowStats StatsOf(const Table& t) {
   return r;
 }
 
+// A counter difference for clusterList -m, '-' when the broker does not report both keys.
+std::string Diff(const Table& t, const char* later, const char* earlier) {
+  double x = 0, y = 0;
+  if (!FirstNumber(t, later, &x) || !FirstNumber(t, earlier, &y)) return "-";
+  return fmt::format("{}", static_cast<int64_t>(x - y));
+}
+
+// Java's printClusterMoreStats: messages in and out yesterday and today, per broker.
+int ClusterMoreStats(client::AdminClient& admin, const client::BrokerClusterInfo& info,
+                     const std::string& only) {
+  std::printf("%-16s  %-32s %14s %14s %14s %14s\n", "#Cluster Name", "#Broker Name", "#InTotalYest",
+              "#OutTotalYest", "#InTotalToday", "#OutTotalToday");
+  for (const auto& [cluster, names] : info.clusters) {
+    if (!only.empty() && cluster != only) continue;
+    for (const std::string& name : names) {
+      auto b = info.brokers.find(name);
+      if (b == info.brokers.end()) continue;
+      for (const auto& [id, addr] : b->second.addrs) {
+        absl::StatusOr<Table> r = admin.BrokerRuntimeInfo(addr);
+        const Table t = r.ok() ? *r : Table{};
+        std::printf("%-16s  %-32s %14s %14s %14s %14s\n", cluster.c_str(), name.c_str(),
+                    Diff(t, "msgPutTotalTodayMorning", "msgPutTotalYesterdayMorning").c_str(),
+                    Diff(t, "msgGetTotalTodayMorning", "msgGetTotalYesterdayMorning").c_str(),
+                    Diff(t, "msgPutTotalTodayNow", "msgPutTotalTodayMorning").c_str(),
+                    Diff(t, "msgGetTotalTodayNow", "msgGetTotalTodayMorning").c_str());
+      }
+    }
+  }
+  return 0;
+}
+
 int ClusterList(client::AdminClient& admin, const Args& a) {
   const client::BrokerClusterInfo info = OrFail(admin.ClusterInfo());
   const std::string only = a.Get('c');
   if (!only.empty() && info.clusters.count(only) == 0) {
     Fail(fmt::format("cluster {} is unknown to the name server", only));
   }
+  if (a.Has('m')) return ClusterMoreStats(admin, info, only);
   constexpr const char* kHeader =
       "{:<22}  {:<22}  {:<4}  {:<22} {:<16}  {:>16}  {:>30}  {:<22}  {:<11}  {:<12}  {:<8}  "
       "{:<10}\n";
@@ -213,7 +245,9 @@ int AddWritePerm(client::AdminClient& admin, const Args& a) { return WritePerm(a
 STELE_MQADMIN_COMMAND(Command{
     .name = "clusterList",
     .summary = "List cluster infos",
-    .options = {{'c', "clusterName", "arg", false, "only this cluster"}},
+    .options = {{'c', "clusterName", "arg", false, "only this cluster"},
+                {'m', "moreStats", nullptr, false,
+                 "messages in and out yesterday and today instead of the rates"}},
     .run = ClusterList,
 });
 
