@@ -344,6 +344,23 @@ TEST_F(MqadminClusterTest, BrokerConfigReadAndAllowlistedUpdate) {
   r = A({"getBrokerConfig", "-b", broker_addr_});
   EXPECT_NE(r.out.find(fmt::format("{:<50}=  777\n", "maxInflightSends")), std::string::npos);
 
+  // brokerPermission reaches the name server's routes at once (a re-registration whose
+  // DataVersion changed), and back.
+  ASSERT_EQ(A({"updateTopic", "-b", broker_addr_, "-t", "PermTopic"}).rc, 0);
+  auto route_perm_is = [](int perm) {
+    return Eventually([perm] {
+      return A({"topicRoute", "-t", "PermTopic"}).out.find(fmt::format("\"perm\": {}", perm)) !=
+             std::string::npos;
+    });
+  };
+  ASSERT_TRUE(route_perm_is(6));
+  ASSERT_EQ(A({"updateBrokerConfig", "-b", broker_addr_, "-k", "brokerPermission", "-v", "4"}).rc,
+            0);
+  EXPECT_TRUE(route_perm_is(4));
+  ASSERT_EQ(A({"updateBrokerConfig", "-b", broker_addr_, "-k", "brokerPermission", "-v", "6"}).rc,
+            0);
+  EXPECT_TRUE(route_perm_is(6));
+
   r = A({"updateBrokerConfig", "-c", "StCluster", "-k", "storePathRootDir", "-v", "/tmp/x"});
   EXPECT_EQ(r.rc, 1);
   EXPECT_NE(r.err.find("NO_PERMISSION"), std::string::npos) << r.err;
