@@ -128,6 +128,7 @@ int main(int argc, char** argv) {
       std::chrono::milliseconds(cfg->scan_not_active_broker_interval_ms);
   opts.routes.default_heartbeat_timeout_ms = cfg->broker_channel_expired_time_ms;
   opts.order_message_enable = cfg->order_message_enable;
+  opts.config = cfg->List();
   stele::namesrv::NamesrvController controller(std::move(opts));
   if (absl::Status s = controller.Start(); !s.ok()) {
     std::fprintf(stderr, "mqnamesrv: cannot start: %s\n", std::string(s.message()).c_str());

@@ -384,10 +384,10 @@ absl::Status AdminClient::CreateOrUpdateSubscriptionGroup(const std::string& bro
 }
 
 absl::Status AdminClient::DeleteSubscriptionGroup(const std::string& broker_addr,
-                                                  const std::string& group) {
+                                                  const std::string& group, bool clean_offset) {
   RemotingCommand req = RemotingCommand::Request(code::kDeleteSubscriptionGroup);
   req.Set("groupName", group);
-  req.Set("cleanOffset", "true");
+  req.Set("cleanOffset", clean_offset ? "true" : "false");
   return impl_
       ->Call(broker_addr, std::move(req),
              fmt::format("delete subscription group {} on {}", group, broker_addr))
@@ -424,6 +424,68 @@ absl::StatusOr<std::map<std::string, std::string>> AdminClient::BrokerConfig(
   std::map<std::string, std::string> out;
   for (const auto& p : *props) out[p.key] = p.value;
   return out;
+}
+
+absl::Status AdminClient::UpdateBrokerConfig(const std::string& broker_addr,
+                                             const std::map<std::string, std::string>& kv) {
+  RemotingCommand req = RemotingCommand::Request(code::kUpdateBrokerConfig);
+  for (const auto& [k, v] : kv) req.body.append(k).append("=").append(v).append("\n");
+  return impl_->Call(broker_addr, std::move(req), fmt::format("update config of {}", broker_addr))
+      .status();
+}
+
+// --- one name server by address ------------------------------------------------------------------
+
+std::vector<std::string> AdminClient::NamesrvAddrs() const {
+  std::lock_guard l(impl_->mu);
+  return impl_->namesrvs;
+}
+
+absl::StatusOr<std::map<std::string, std::string>> AdminClient::NamesrvConfig(
+    const std::string& namesrv_addr) {
+  const std::string context = fmt::format("config of name server {}", namesrv_addr);
+  STELE_ASSIGN_OR_RETURN(
+      RemotingCommand resp,
+      impl_->Call(namesrv_addr, RemotingCommand::Request(code::kGetNamesrvConfig), context));
+  auto props = broker::ParseProperties(resp.body);
+  if (!props.ok()) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}: {}", context, std::string(props.status().message())));
+  }
+  std::map<std::string, std::string> out;
+  for (const auto& p : *props) out[p.key] = p.value;
+  return out;
+}
+
+namespace {
+absl::StatusOr<int> TopicCount(const absl::StatusOr<RemotingCommand>& resp, std::string_view field,
+                               std::string_view context) {
+  if (!resp.ok()) return resp.status();
+  absl::StatusOr<int64_t> n = resp->IntOr(field, 0);
+  if (!n.ok()) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}: {}", context, std::string(n.status().message())));
+  }
+  return static_cast<int>(*n);
+}
+}  // namespace
+
+absl::StatusOr<int> AdminClient::WipeWritePermOfBroker(const std::string& namesrv_addr,
+                                                       const std::string& broker_name) {
+  const std::string context =
+      fmt::format("wipe write perm of broker {} in name server {}", broker_name, namesrv_addr);
+  RemotingCommand req = RemotingCommand::Request(code::kWipeWritePermOfBroker);
+  req.Set("brokerName", broker_name);
+  return TopicCount(impl_->Call(namesrv_addr, std::move(req), context), "wipeTopicCount", context);
+}
+
+absl::StatusOr<int> AdminClient::AddWritePermOfBroker(const std::string& namesrv_addr,
+                                                      const std::string& broker_name) {
+  const std::string context =
+      fmt::format("add write perm of broker {} in name server {}", broker_name, namesrv_addr);
+  RemotingCommand req = RemotingCommand::Request(code::kAddWritePermOfBroker);
+  req.Set("brokerName", broker_name);
+  return TopicCount(impl_->Call(namesrv_addr, std::move(req), context), "addTopicCount", context);
 }
 
 // --- offsets -------------------------------------------------------------------------------------

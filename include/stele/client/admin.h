@@ -183,8 +183,9 @@ class AdminClient {
   // --- subscription groups ---------------------------------------------------------------------
   absl::Status CreateOrUpdateSubscriptionGroup(const std::string& broker_addr,
                                                const SubscriptionGroupConfig& config);
-  // Also removes the group's consume offsets on that broker.
-  absl::Status DeleteSubscriptionGroup(const std::string& broker_addr, const std::string& group);
+  // With clean_offset (Java's removeOffset) also removes the group's consume offsets there.
+  absl::Status DeleteSubscriptionGroup(const std::string& broker_addr, const std::string& group,
+                                       bool clean_offset = true);
 
   // --- brokers ---------------------------------------------------------------------------------
   // GET_BROKER_RUNTIME_INFO's table (values as the broker sent them; non-strings as JSON).
@@ -192,6 +193,22 @@ class AdminClient {
       const std::string& broker_addr);
   // GET_BROKER_CONFIG: the broker's effective configuration, key -> value.
   absl::StatusOr<std::map<std::string, std::string>> BrokerConfig(const std::string& broker_addr);
+  // UPDATE_BROKER_CONFIG with these keys (a Stele broker changes all of them or none, and only
+  // its run-time keys: NO_PERMISSION otherwise, see the README).
+  absl::Status UpdateBrokerConfig(const std::string& broker_addr,
+                                  const std::map<std::string, std::string>& kv);
+
+  // --- one name server by address (the operator's per-server commands) -------------------------
+  // The addresses of options.namesrv_addr, in order (empty before Start()).
+  std::vector<std::string> NamesrvAddrs() const;
+  // GET_NAMESRV_CONFIG: that name server's configuration, key -> value.
+  absl::StatusOr<std::map<std::string, std::string>> NamesrvConfig(const std::string& namesrv_addr);
+  // WIPE_WRITE_PERM_OF_BROKER / ADD_WRITE_PERM_OF_BROKER: the broker group's queues stop / start
+  // taking writes in that name server's routes; returns how many topics it changed.
+  absl::StatusOr<int> WipeWritePermOfBroker(const std::string& namesrv_addr,
+                                            const std::string& broker_name);
+  absl::StatusOr<int> AddWritePermOfBroker(const std::string& namesrv_addr,
+                                           const std::string& broker_name);
 
   // --- offsets (the queue's master answers) ----------------------------------------------------
   absl::StatusOr<int64_t> MaxOffset(const MessageQueue& queue);  // the next offset to be written

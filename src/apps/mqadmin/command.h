@@ -48,9 +48,18 @@ struct Command {
   // -n (name server) and -h (help) are added to every command; list the others.
   std::vector<Option> options;
   int (*run)(client::AdminClient&, const Args&);
-  // Checked after parsing, before the admin client starts: e.g. "-b or -c" alternatives.
+  // Printed under the synopsis by --help: e.g. "one of -b or -c is required".
   const char* usage_note = nullptr;
+  // Short names of alternative options of which at least one is required (e.g. "bc"); checked
+  // after parsing, before the admin client starts (exit 2 with usage_note).
+  const char* one_of = nullptr;
 };
+
+// Options several commands share, with RocketMQ's long names.
+inline constexpr Option kBrokerAddrOpt{'b', "brokerAddr", "arg", false,
+                                       "broker address, e.g. 127.0.0.1:10911"};
+inline constexpr Option kClusterOpt{'c', "clusterName", "arg", false,
+                                    "cluster name (every broker of the cluster)"};
 
 std::map<std::string, Command>& Registry();
 
@@ -80,11 +89,23 @@ void OrFail(const absl::Status& s);
 
 std::string Require(const Args& a, char c, const char* what);
 int64_t IntArg(const Args& a, char c, int64_t dflt);
+// "true" or "false" (exit 2 on anything else).
+bool BoolArg(const Args& a, char c, bool dflt);
+
+// A topic route, or exit 1 with Java's line for a topic the name server does not know.
+client::TopicRoute RouteOrFail(client::AdminClient& admin, const std::string& topic);
 
 // One message the way queryMsgById/consumeMessage print it.
 void PrintMessage(const client::MessageExt& m);
 
 // -b broker address, else every master of -c cluster.
 std::vector<std::string> TargetBrokers(client::AdminClient& admin, const Args& a);
+
+// The broker groups of a cluster (exit 1 for an unknown cluster), in name order.
+struct BrokerGroup {
+  std::string name;
+  std::map<int64_t, std::string> addrs;  // by broker id, 0 = master
+};
+std::vector<BrokerGroup> ClusterGroups(client::AdminClient& admin, const std::string& cluster);
 
 }  // namespace stele::mqadmin

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
@@ -52,6 +53,22 @@ int64_t IntArg(const Args& a, char c, int64_t dflt) {
   return v;
 }
 
+bool BoolArg(const Args& a, char c, bool dflt) {
+  if (!a.Has(c)) return dflt;
+  const std::string s = a.Get(c);
+  if (s == "true") return true;
+  if (s == "false") return false;
+  UsageError(fmt::format("-{} expects true or false, got '{}'", c, s));
+}
+
+client::TopicRoute RouteOrFail(client::AdminClient& admin, const std::string& topic) {
+  absl::StatusOr<client::TopicRoute> r = admin.Route(topic);
+  if (absl::IsNotFound(r.status())) {
+    Fail(fmt::format("No topic route info in name server for the topic: {}", topic));
+  }
+  return OrFail(std::move(r));
+}
+
 void PrintMessage(const client::MessageExt& m) {
   std::printf(
       "MSGID: %s QUEUE: %d OFFSET: %lld TAGS: [%s] KEYS: [%s] BODY: ", m.offset_msg_id.c_str(),
@@ -63,6 +80,26 @@ void PrintMessage(const client::MessageExt& m) {
 std::vector<std::string> TargetBrokers(client::AdminClient& admin, const Args& a) {
   if (a.Has('b')) return {a.Get('b')};
   return OrFail(admin.ClusterMasters(Require(a, 'c', "clusterName")));
+}
+
+}  // namespace stele::mqadmin
+
+namespace stele::mqadmin {
+
+std::vector<BrokerGroup> ClusterGroups(client::AdminClient& admin, const std::string& cluster) {
+  const client::BrokerClusterInfo info = OrFail(admin.ClusterInfo());
+  auto names = info.clusters.find(cluster);
+  if (names == info.clusters.end()) {
+    Fail(fmt::format("cluster {} is unknown to the name server", cluster));
+  }
+  std::vector<BrokerGroup> out;
+  for (const std::string& name : names->second) {
+    auto b = info.brokers.find(name);
+    if (b != info.brokers.end()) out.push_back({name, b->second.addrs});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const BrokerGroup& x, const BrokerGroup& y) { return x.name < y.name; });
+  return out;
 }
 
 }  // namespace stele::mqadmin

@@ -108,6 +108,14 @@ int Main(int argc, char** argv) {
                              o.arg != nullptr ? o.arg : o.long_name));
     }
   }
+  if (cmd.one_of != nullptr) {
+    bool any = false;
+    for (const char* c = cmd.one_of; *c != '\0'; ++c) any = any || a.Has(*c);
+    if (!any) {
+      UsageError(fmt::format("{}: {}", cmd.name,
+                             cmd.usage_note != nullptr ? cmd.usage_note : "a required option"));
+    }
+  }
   a.ns = a.Get('n');
   if (a.ns.empty()) {
     const char* env = std::getenv("NAMESRV_ADDR");

@@ -1,7 +1,10 @@
-// Topic commands: topicList, topicRoute, updateTopic, deleteTopic.
+// Topic commands: topicList, topicRoute, topicClusterList, updateTopic, deleteTopic.
+#include <algorithm>
 #include <cstdio>
+#include <set>
 #include <string>
 
+#include "fmt/format.h"
 #include "mqadmin/command.h"
 #include "net/broker/state/json_file.h"
 
@@ -14,9 +17,30 @@ int TopicList(client::AdminClient& admin, const Args&) {
 }
 
 int TopicRoute(client::AdminClient& admin, const Args& a) {
-  const std::string body = OrFail(admin.RouteJson(Require(a, 't', "topic")));
+  const std::string topic = Require(a, 't', "topic");
+  absl::StatusOr<std::string> r = admin.RouteJson(topic);
+  if (absl::IsNotFound(r.status())) {
+    Fail(fmt::format("No topic route info in name server for the topic: {}", topic));
+  }
+  const std::string body = OrFail(std::move(r));
   auto j = broker::ParseLenientJson(body);
   std::printf("%s\n", j.ok() ? j->dump(2).c_str() : body.c_str());
+  return 0;
+}
+
+// Java TopicClusterSubCommand: the clusters whose broker groups serve the topic, one a line.
+int TopicClusterList(client::AdminClient& admin, const Args& a) {
+  const client::TopicRoute route = RouteOrFail(admin, Require(a, 't', "topic"));
+  const client::BrokerClusterInfo info = OrFail(admin.ClusterInfo());
+  std::set<std::string> clusters;
+  for (const client::QueueData& q : route.queues) {
+    for (const auto& [cluster, names] : info.clusters) {
+      if (std::find(names.begin(), names.end(), q.broker_name) != names.end()) {
+        clusters.insert(cluster);
+      }
+    }
+  }
+  for (const std::string& c : clusters) std::printf("%s\n", c.c_str());
   return 0;
 }
 
@@ -43,7 +67,7 @@ int DeleteTopic(client::AdminClient& admin, const Args& a) {
   return 0;
 }
 
-constexpr Option kBroker{'b', "brokerAddr", "arg", false, "the broker to act on"};
+constexpr Option kBroker = kBrokerAddrOpt;
 constexpr Option kCluster{'c', "clusterName", "arg", false, "every master of this cluster"};
 constexpr Option kTopic{'t', "topic", "arg", true, "topic name"};
 
@@ -62,6 +86,13 @@ STELE_MQADMIN_COMMAND(Command{
 });
 
 STELE_MQADMIN_COMMAND(Command{
+    .name = "topicClusterList",
+    .summary = "Get cluster info for topic",
+    .options = {kTopic},
+    .run = TopicClusterList,
+});
+
+STELE_MQADMIN_COMMAND(Command{
     .name = "updateTopic",
     .summary = "Update or create topic",
     .options = {kBroker,
@@ -73,6 +104,7 @@ STELE_MQADMIN_COMMAND(Command{
                  "set topic's permission (2|4|6), intro[2:W 4:R; 6:RW]"}},
     .run = UpdateTopic,
     .usage_note = "one of -b or -c is required",
+    .one_of = "bc",
 });
 
 STELE_MQADMIN_COMMAND(Command{
@@ -81,6 +113,7 @@ STELE_MQADMIN_COMMAND(Command{
     .options = {kBroker, kCluster, kTopic},
     .run = DeleteTopic,
     .usage_note = "one of -b or -c is required",
+    .one_of = "bc",
 });
 
 }  // namespace

@@ -4,8 +4,9 @@
 //
 // Security: nothing here may change a file path or anything else the broker trusts from its own
 // config. UPDATE_BROKER_CONFIG is refused unless updateConfigAllowed=true, and even then it only
-// names the keys it would refuse: no key is runtime-changeable yet (RocketMQ's CVE-2023-33246 and
-// CVE-2023-37582 came from changing paths and commands this way).
+// changes the few keys of kRuntimeConfigKeys (broker_controller.h), none of which names a path, a
+// command or an address (RocketMQ's CVE-2023-33246 and CVE-2023-37582 came from changing those
+// this way); a request naming any other key changes nothing.
 #include <nlohmann/json.hpp>
 
 #include "common/clock.h"
@@ -90,25 +91,25 @@ void HandleAllTopicConfig(BrokerController& b, const ChannelPtr&, RemotingComman
 
 void HandleUpdateBrokerConfig(BrokerController& b, const ChannelPtr& ch, RemotingCommand req,
                               Reply reply) {
-  if (!b.config().update_config_allowed) {
-    log::Warn("refused UPDATE_BROKER_CONFIG from {} (updateConfigAllowed=false)",
-              ch->remote_address());
-    reply(kNoPermission,
-          "updating the broker config over the network is disabled "
-          "(updateConfigAllowed=false in broker.conf)");
-    return;
-  }
   auto props = ParseProperties(req.body);
   if (ReplyIfError(props.status(), reply)) return;
-  std::vector<std::string> keys;
-  for (const auto& p : *props) keys.push_back(ShortForMessage(p.key));
-  reply(kNoPermission,
-        fmt::format("no key is changeable at run time; refused: {}", fmt::join(keys, ", ")));
+  std::vector<std::pair<std::string, std::string>> kv;
+  for (const auto& p : *props) kv.emplace_back(p.key, p.value);
+  absl::Status s = b.UpdateRuntimeConfig(kv);
+  if (absl::IsPermissionDenied(s)) {
+    log::Warn("refused UPDATE_BROKER_CONFIG from {}: {}", ch->remote_address(),
+              std::string(s.message()));
+    reply(kNoPermission, std::string(s.message()));
+    return;
+  }
+  if (ReplyIfError(s, reply)) return;
+  log::Info("broker config updated by {}", ch->remote_address());
+  reply(kSuccess);
 }
 
 void HandleGetBrokerConfig(BrokerController& b, const ChannelPtr&, RemotingCommand, Reply reply) {
   std::string text;
-  for (const auto& [k, v] : b.config().List()) text += fmt::format("{}={}\n", k, v);
+  for (const auto& [k, v] : b.EffectiveConfig()) text.append(k).append("=").append(v).append("\n");
   RemotingCommand resp;
   resp.code = kSuccess;
   resp.body = std::move(text);
@@ -150,7 +151,9 @@ void HandleDeleteGroup(BrokerController& b, const ChannelPtr&, RemotingCommand r
     ReplyIfError(s, reply);
     return;
   }
-  b.offsets().RemoveGroup(group);
+  // Java's cleanOffset; absent means true here (Stele's older clients never sent it).
+  STELE_FIELD_OR_REPLY(const bool clean_offset, req.BoolOr("cleanOffset", true), reply);
+  if (clean_offset) b.offsets().RemoveGroup(group);
   reply(kSuccess);
 }
 

@@ -1,11 +1,15 @@
 #include "net/broker/broker_controller.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "common/clock.h"
 #include "common/crc32.h"
 #include "common/logging.h"
+#include "common/status.h"
 #include "fmt/format.h"
+#include "fmt/ranges.h"
 #include "net/broker/delay_service.h"
 #include "net/broker/message_writer.h"
 #include "net/broker/pop_service.h"
@@ -25,7 +29,84 @@ constexpr std::chrono::milliseconds kNamesrvTimeout{3000};
 constexpr int64_t kClientExpiryMs = 120000;
 }  // namespace
 
-BrokerController::BrokerController(BrokerConfig config) : config_(std::move(config)) {}
+BrokerController::BrokerController(BrokerConfig config)
+    : config_(std::move(config)),
+      rt_broker_permission_(config_.broker_permission),
+      rt_reject_transaction_message_(config_.reject_transaction_message),
+      rt_long_polling_enable_(config_.long_polling_enable),
+      rt_short_polling_time_mills_(config_.short_polling_time_mills),
+      rt_max_inflight_sends_(config_.max_inflight_sends) {}
+
+absl::Status BrokerController::UpdateRuntimeConfig(
+    const std::vector<std::pair<std::string, std::string>>& kv) {
+  if (!config_.update_config_allowed) {
+    return absl::PermissionDeniedError(
+        "updating the broker config over the network is disabled "
+        "(updateConfigAllowed=false in broker.conf)");
+  }
+  std::vector<std::string> refused;
+  for (const auto& [k, v] : kv) {
+    if (std::find(kRuntimeConfigKeys.begin(), kRuntimeConfigKeys.end(), k) ==
+        kRuntimeConfigKeys.end()) {
+      refused.push_back(ShortForMessage(k));
+    }
+  }
+  if (!refused.empty()) {
+    return absl::PermissionDeniedError(
+        fmt::format("not changeable at run time: {} (the changeable keys: {})",
+                    fmt::join(refused, ", "), fmt::join(kRuntimeConfigKeys, ", ")));
+  }
+  if (kv.empty()) return absl::InvalidArgumentError("no key to update");
+  std::lock_guard l(rt_mu_);
+  // Parsed by a scratch copy with the keys' usual checks, so that a bad value anywhere leaves
+  // everything unchanged; config_ itself is never written (io threads read it without a lock).
+  BrokerConfig next = config_;
+  for (const auto& [k, v] : kv) {
+    STELE_RETURN_IF_ERROR(next.Set(k, v, "UPDATE_BROKER_CONFIG"));
+  }
+  const int old_perm = broker_permission();
+  for (const auto& [k, v] : kv) {
+    log::Warn("broker config {} changed at run time to {}", k, ShortForMessage(v));
+    if (k == "brokerPermission") {
+      rt_broker_permission_.store(next.broker_permission, std::memory_order_relaxed);
+    } else if (k == "rejectTransactionMessage") {
+      rt_reject_transaction_message_.store(next.reject_transaction_message,
+                                           std::memory_order_relaxed);
+    } else if (k == "longPollingEnable") {
+      rt_long_polling_enable_.store(next.long_polling_enable, std::memory_order_relaxed);
+    } else if (k == "shortPollingTimeMills") {
+      rt_short_polling_time_mills_.store(next.short_polling_time_mills, std::memory_order_relaxed);
+    } else if (k == "maxInflightSends") {
+      rt_max_inflight_sends_.store(next.max_inflight_sends, std::memory_order_relaxed);
+      if (writer_ != nullptr) writer_->set_max_inflight(next.max_inflight_sends);
+    }
+  }
+  if (broker_permission() != old_perm) {
+    // The name servers take a group's perms only from a registration whose DataVersion changed.
+    perm_epoch_.fetch_add(1, std::memory_order_relaxed);
+    RegisterSoon();
+  }
+  return absl::OkStatus();
+}
+
+std::vector<std::pair<std::string, std::string>> BrokerController::EffectiveConfig() const {
+  auto list = config_.List();
+  auto b = [](bool v) { return std::string(v ? "true" : "false"); };
+  for (auto& [k, v] : list) {
+    if (k == "brokerPermission") {
+      v = std::to_string(broker_permission());
+    } else if (k == "rejectTransactionMessage") {
+      v = b(reject_transaction_message());
+    } else if (k == "longPollingEnable") {
+      v = b(long_polling_enable());
+    } else if (k == "shortPollingTimeMills") {
+      v = std::to_string(short_polling_time_mills());
+    } else if (k == "maxInflightSends") {
+      v = std::to_string(rt_max_inflight_sends_.load(std::memory_order_relaxed));
+    }
+  }
+  return list;
+}
 
 absl::StatusOr<std::unique_ptr<BrokerController>> BrokerController::Create(BrokerConfig config) {
   std::unique_ptr<BrokerController> b(new BrokerController(std::move(config)));
@@ -225,8 +306,14 @@ void BrokerController::RegisterLoop() {
 
 absl::Status BrokerController::RegisterAll() {
   nlohmann::json body = {
-      {"topicConfigSerializeWrapper", topics_->ToRegisterJson(config_.broker_permission)},
+      {"topicConfigSerializeWrapper", topics_->ToRegisterJson(broker_permission())},
       {"filterServerList", nlohmann::json::array()}};
+  // A brokerPermission changed at run time changes every topic's registered perm without
+  // touching the topic table: count it into the DataVersion the name servers compare.
+  if (int64_t epoch = perm_epoch_.load(std::memory_order_relaxed); epoch != 0) {
+    auto& counter = body["topicConfigSerializeWrapper"]["dataVersion"]["counter"];
+    if (counter.is_number_integer()) counter = counter.get<int64_t>() + epoch;
+  }
   const std::string bytes = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   absl::Status first;
   for (const std::string& addr : config_.NamesrvAddrList()) {

@@ -11,12 +11,16 @@
 // thread-safe.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "net/broker/filter/sql92_cache.h"
@@ -42,6 +46,13 @@ class TransactionService;
 class PopService;
 class MessageWriter;
 
+// The broker.conf keys UPDATE_BROKER_CONFIG may change at run time (with updateConfigAllowed=true).
+// Chosen to be harmless to hand to anyone who can reach the broker's port: none names a file, a
+// directory, a command, an address or a credential, and each takes effect without a restart.
+inline constexpr std::array<std::string_view, 5> kRuntimeConfigKeys = {
+    "brokerPermission", "rejectTransactionMessage", "longPollingEnable", "shortPollingTimeMills",
+    "maxInflightSends"};
+
 class BrokerController {
  public:
   static absl::StatusOr<std::unique_ptr<BrokerController>> Create(BrokerConfig config);
@@ -55,7 +66,28 @@ class BrokerController {
   // "brokerIP1:port": registered with the name servers, written into messages.
   const std::string& broker_addr() const { return broker_addr_; }
 
+  // The configuration as loaded at startup. The keys UPDATE_BROKER_CONFIG may change at run time
+  // (kRuntimeConfigKeys) are read through the accessors below instead: their config() values
+  // stay the startup ones.
   const BrokerConfig& config() const { return config_; }
+  int broker_permission() const { return rt_broker_permission_.load(std::memory_order_relaxed); }
+  bool reject_transaction_message() const {
+    return rt_reject_transaction_message_.load(std::memory_order_relaxed);
+  }
+  bool long_polling_enable() const {
+    return rt_long_polling_enable_.load(std::memory_order_relaxed);
+  }
+  int short_polling_time_mills() const {
+    return rt_short_polling_time_mills_.load(std::memory_order_relaxed);
+  }
+  // UPDATE_BROKER_CONFIG: applies every key, or none. PermissionDenied when updateConfigAllowed
+  // is false or when a key is not in kRuntimeConfigKeys (the message names the refused keys and
+  // the allowed ones); InvalidArgument for a bad value (the key's usual bounds). A changed
+  // brokerPermission is re-registered with the name servers at once.
+  absl::Status UpdateRuntimeConfig(const std::vector<std::pair<std::string, std::string>>& kv);
+  // Every key with its effective value (config().List() with the run-time values), for
+  // GET_BROKER_CONFIG.
+  std::vector<std::pair<std::string, std::string>> EffectiveConfig() const;
   Store& store() { return *store_; }
   TopicConfigManager& topics() { return *topics_; }
   SubscriptionGroupManager& groups() { return *groups_; }
@@ -91,6 +123,13 @@ class BrokerController {
   void Housekeeping();
 
   BrokerConfig config_;
+  std::mutex rt_mu_;  // serializes UpdateRuntimeConfig (each one all-or-nothing)
+  std::atomic<int> rt_broker_permission_;
+  std::atomic<bool> rt_reject_transaction_message_;
+  std::atomic<bool> rt_long_polling_enable_;
+  std::atomic<int> rt_short_polling_time_mills_;
+  std::atomic<int> rt_max_inflight_sends_;
+  std::atomic<int64_t> perm_epoch_{0};  // brokerPermission changes, added to the DataVersion
   std::string broker_addr_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<TopicConfigManager> topics_;

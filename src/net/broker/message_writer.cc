@@ -77,7 +77,8 @@ MessageWriter::MessageWriter(Store& store, int max_inflight, std::vector<int64_t
 
 absl::Status MessageWriter::Admit(int64_t n) {
   const int64_t now = inflight_.fetch_add(n, std::memory_order_relaxed) + n;
-  if (now <= max_inflight_) return absl::OkStatus();
+  const int64_t max = max_inflight_.load(std::memory_order_relaxed);
+  if (now <= max) return absl::OkStatus();
   inflight_.fetch_sub(n, std::memory_order_relaxed);
   const int64_t refused = busy_refused_.fetch_add(1, std::memory_order_relaxed) + 1;
   const int64_t now_ms = NowMs();
@@ -93,7 +94,7 @@ absl::Status MessageWriter::Admit(int64_t n) {
   return absl::ResourceExhaustedError(fmt::format(
       "[TOO_MANY_INFLIGHT] broker busy: {} sends are waiting for the disk (maxInflightSends={}), "
       "{} bytes appended but not yet flushed; the message was not stored, retry later",
-      now - n, max_inflight_, store_.MaxOffset() - store_.FlushedOffset()));
+      now - n, max, store_.MaxOffset() - store_.FlushedOffset()));
 }
 
 absl::Status MessageWriter::Redirect(OutgoingMessage* m) const {

@@ -168,6 +168,8 @@ class MessageWriter {
   const PublishWindow* publish_window() const { return window_.get(); }
 
   int64_t inflight() const { return inflight_.load(std::memory_order_relaxed); }
+  // maxInflightSends changed at run time (UPDATE_BROKER_CONFIG); sends already accepted stay.
+  void set_max_inflight(int64_t n) { max_inflight_.store(n, std::memory_order_relaxed); }
   int max_delay_level() const { return static_cast<int>(delay_levels_ms_.size()); }
   int64_t delay_ms(int level) const { return delay_levels_ms_[level - 1]; }
   const TimerPolicy& timer_policy() const { return timer_; }
@@ -183,7 +185,7 @@ class MessageWriter {
   void Store1(OutgoingMessage m, std::string key, int32_t queue_id, SendCallback done);
 
   Store& store_;
-  const int64_t max_inflight_;
+  std::atomic<int64_t> max_inflight_;  // maxInflightSends, changeable at run time
   const std::vector<int64_t> delay_levels_ms_;
   const TimerPolicy timer_;
   std::unique_ptr<PublishWindow> window_;  // null: idempotent publish off

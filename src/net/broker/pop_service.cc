@@ -52,7 +52,7 @@ absl::Status PopServiceImpl::Validate(PopRequest* req, SubscriptionFilter* filte
   if (t == nullptr) {
     return absl::NotFoundError(fmt::format("topic {} not exist", ShortForMessage(req->topic)));
   }
-  if (!IsReadable(t->perm) || !IsReadable(b_.config().broker_permission)) {
+  if (!IsReadable(t->perm) || !IsReadable(b_.broker_permission())) {
     return absl::PermissionDeniedError(
         fmt::format("topic {} is not readable", ShortForMessage(req->topic)));
   }

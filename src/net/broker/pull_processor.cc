@@ -106,9 +106,9 @@ void ProcessPull(BrokerController& b, const PullHeader& h, const SubscriptionFil
                             got->next_begin_offset);
   }
   if (resp.code == kPullNotFound && allow_suspend && (h.sys_flag & kFlagSuspend) != 0) {
-    const int64_t wait = b.config().long_polling_enable
+    const int64_t wait = b.long_polling_enable()
                              ? std::clamp<int64_t>(h.suspend_timeout_ms, 0, 25000)
-                             : b.config().short_polling_time_mills;
+                             : b.short_polling_time_mills();
     b.pull_hold().Hold(h.topic, h.queue_id, h.queue_offset, PullHoldService::NowMs() + wait,
                        [&b, h, filter, reply] { ProcessPull(b, h, filter, reply, false); });
     return;
@@ -125,7 +125,7 @@ void HandlePull(BrokerController& b, const ChannelPtr& ch, RemotingCommand req, 
       ReplyIfError(ValidateGroup(h.group), reply)) {
     return;
   }
-  if (!IsReadable(b.config().broker_permission)) {
+  if (!IsReadable(b.broker_permission())) {
     reply(kNoPermission,
           fmt::format("the broker[{}] pulling message is forbidden", b.config().broker_name));
     return;

@@ -65,7 +65,7 @@ void HandleSendBack(BrokerController& b, const ChannelPtr&, RemotingCommand req,
     return;
   }
   if (ReplyIfError(group.status(), reply)) return;
-  if (!IsWriteable(b.config().broker_permission)) {
+  if (!IsWriteable(b.broker_permission())) {
     reply(kNoPermission,
           fmt::format("the broker[{}] sending message is forbidden", b.config().broker_ip1));
     return;

@@ -127,7 +127,7 @@ void HandleSend(BrokerController& b, const ChannelPtr& ch, RemotingCommand req, 
     reply(kNoPermission, fmt::format("Sending message to topic[{}] is forbidden.", h.topic));
     return;
   }
-  if (!IsWriteable(b.config().broker_permission)) {
+  if (!IsWriteable(b.broker_permission())) {
     reply(kNoPermission,
           fmt::format("the broker[{}] sending message is forbidden", b.config().broker_name));
     return;
@@ -172,7 +172,7 @@ void HandleSend(BrokerController& b, const ChannelPtr& ch, RemotingCommand req, 
   }
   const bool prepared =
       (h.sys_flag & sysflag::kTransactionMask) == sysflag::kTransactionPreparedType;
-  if (prepared && b.config().reject_transaction_message) {
+  if (prepared && b.reject_transaction_message()) {
     reply(kNoPermission, fmt::format("the broker[{}] sending transaction message is forbidden",
                                      b.config().broker_name));
     return;

@@ -356,7 +356,7 @@ grpc::ServerUnaryReactor* MessagingServiceImpl::QueryAssignment(
     std::string topic, group;
     STELE_RETURN_IF_ERROR(TopicAndGroup(b_, req->topic(), req->group(), &topic, &group));
     auto cfg = b_.topics().Get(topic);
-    const int perm = cfg ? cfg->perm & b_.config().broker_permission : 0;
+    const int perm = cfg ? cfg->perm & b_.broker_permission() : 0;
     if (!cfg || !broker::IsReadable(perm) || cfg->read_queue_nums == 0) {
       return Error(v2::FORBIDDEN, fmt::format("topic '{}' has no readable queue", topic));
     }

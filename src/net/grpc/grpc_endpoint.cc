@@ -258,7 +258,7 @@ grpc::ServerUnaryReactor* MessagingServiceImpl::QueryRoute(grpc::CallbackServerC
                    fmt::format("topic '{}' does not exist", broker::ShortForMessage(topic)));
     }
     // RocketMQ's queue layout per broker: read-only ids first, then write-only, then read-write.
-    const int perm = cfg->perm & b_.config().broker_permission;
+    const int perm = cfg->perm & b_.broker_permission();
     const int rw = std::min(cfg->read_queue_nums, cfg->write_queue_nums);
     const std::vector<v2::MessageType> types = AcceptedTypes(*cfg);
     auto add = [&](int id, int p) {

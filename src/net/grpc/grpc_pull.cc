@@ -93,7 +93,7 @@ class PullReactor final : public grpc::ServerWriteReactor<v2::PullMessageRespons
     STELE_RETURN_IF_ERROR(GroupName(req.group()).status());
     STELE_RETURN_IF_ERROR(ReadQueue(b_, req.message_queue(), &topic_, &queue_id_));
     auto cfg = b_.topics().Get(topic_);
-    if (!cfg || !broker::IsReadable(cfg->perm & b_.config().broker_permission)) {
+    if (!cfg || !broker::IsReadable(cfg->perm & b_.broker_permission())) {
       return Error(v2::FORBIDDEN, fmt::format("topic '{}' is not readable", topic_));
     }
     if (req.offset() < 0) {

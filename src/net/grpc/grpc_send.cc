@@ -134,7 +134,7 @@ grpc::ServerUnaryReactor* MessagingServiceImpl::SendMessage(grpc::CallbackServer
     if (broker::IsNotAllowedSendTopic(topic) || b_.topics().IsSystemTopic(topic)) {
       return Error(v2::FORBIDDEN, fmt::format("sending to system topic '{}' is forbidden", topic));
     }
-    if (!broker::IsWriteable(b_.config().broker_permission)) {
+    if (!broker::IsWriteable(b_.broker_permission())) {
       return Error(v2::FORBIDDEN, fmt::format("broker '{}' does not accept messages now",
                                               b_.config().broker_name));
     }
@@ -157,7 +157,7 @@ grpc::ServerUnaryReactor* MessagingServiceImpl::SendMessage(grpc::CallbackServer
       broker::OutgoingMessage m;
       v2::MessageType type = v2::NORMAL;
       STELE_RETURN_IF_ERROR(ToOutgoing(in, limits, &m, &type));
-      if (type == v2::TRANSACTION && b_.config().reject_transaction_message) {
+      if (type == v2::TRANSACTION && b_.reject_transaction_message()) {
         return Error(v2::FORBIDDEN, "this broker refuses transaction messages");
       }
       if (type == v2::TRANSACTION && req->messages_size() > 1) {

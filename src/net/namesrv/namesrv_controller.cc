@@ -20,6 +20,20 @@ NamesrvController::NamesrvController(NamesrvOptions options)
   ctx_.now_ms = options_.clock ? options_.clock : std::function<int64_t()>(&NowMs);
   ctx_.order_message_enable = options_.order_message_enable;
   ctx_.return_order_topic_config_to_broker = options_.return_order_topic_config_to_broker;
+  ctx_.config = options_.config;
+  if (ctx_.config.empty()) {
+    auto b = [](bool v) { return std::string(v ? "true" : "false"); };
+    ctx_.config = {
+        {"listenPort", std::to_string(options_.listen_port)},
+        {"bindAddress", options_.bind_address},
+        {"kvConfigPath", options_.kv_config_path},
+        {"scanNotActiveBrokerInterval",
+         std::to_string(options_.scan_not_active_broker_interval.count())},
+        {"brokerChannelExpiredTime", std::to_string(options_.routes.default_heartbeat_timeout_ms)},
+        {"orderMessageEnable", b(options_.order_message_enable)},
+        {"returnOrderTopicConfigToBroker", b(options_.return_order_topic_config_to_broker)},
+    };
+  }
   server_ = std::make_unique<remoting::RemotingServer>(
       remoting::ServerOptions{.bind_address = options_.bind_address,
                               .port = options_.listen_port,

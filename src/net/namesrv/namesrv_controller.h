@@ -17,6 +17,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "net/namesrv/kv_config_manager.h"
@@ -38,6 +40,9 @@ struct NamesrvOptions {
   bool order_message_enable = false;
   bool return_order_topic_config_to_broker = true;
   std::function<int64_t()> clock;  // ms since the epoch; null = the wall clock
+  // What GET_NAMESRV_CONFIG answers (mqnamesrv passes its NamesrvConfig::List()); empty = the
+  // keys these options stand for, with their values.
+  std::vector<std::pair<std::string, std::string>> config;
 };
 
 class NamesrvController {

@@ -21,6 +21,7 @@ HandlerTable BuildHandlerTable(const NamesrvContext& ctx) {
   AddBrokerHandlers(ctx, &table);
   AddRouteHandlers(ctx, &table);
   AddKvHandlers(ctx, &table);
+  AddConfigHandlers(ctx, &table);
   return table;
 }
 

@@ -21,6 +21,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "net/namesrv/kv_config_manager.h"
@@ -38,6 +40,8 @@ struct NamesrvContext {
   bool order_message_enable = false;
   // Java returnOrderTopicConfigToBroker: REGISTER_BROKER replies carry that namespace.
   bool return_order_topic_config_to_broker = true;
+  // What GET_NAMESRV_CONFIG reports: the effective configuration, key -> value, in order.
+  std::vector<std::pair<std::string, std::string>> config;
 };
 
 using SyncHandler = std::function<absl::StatusOr<remoting::RemotingCommand>(
@@ -47,6 +51,8 @@ using HandlerTable = std::map<int32_t, SyncHandler>;
 void AddBrokerHandlers(const NamesrvContext& ctx, HandlerTable* table);
 void AddRouteHandlers(const NamesrvContext& ctx, HandlerTable* table);
 void AddKvHandlers(const NamesrvContext& ctx, HandlerTable* table);
+// GET_NAMESRV_CONFIG, and UPDATE_NAMESRV_CONFIG (always refused: see config_processor.cc).
+void AddConfigHandlers(const NamesrvContext& ctx, HandlerTable* table);
 // All of the above.
 HandlerTable BuildHandlerTable(const NamesrvContext& ctx);
 

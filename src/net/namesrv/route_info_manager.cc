@@ -120,7 +120,7 @@ void RouteInfoManager::UpsertQueueDataLocked(const std::string& broker_name, con
   QueueData qd{.broker_name = broker_name,
                .read_queue_nums = t.read_queue_nums,
                .write_queue_nums = t.write_queue_nums,
-               .perm = t.perm,
+               .perm = write_wiped_.contains(broker_name) ? t.perm & ~broker::kPermWrite : t.perm,
                .topic_sys_flag = t.topic_sys_flag};
   auto& by_broker = topic_queue_table_[t.topic_name];
   auto it = by_broker.find(broker_name);
@@ -165,6 +165,7 @@ bool RouteInfoManager::UnregisterLocked(const std::string& cluster_name,
 
   log::Info("namesrv: broker group {} has no brokers left; removing its routes", broker_name);
   broker_addr_table_.erase(bd);
+  write_wiped_.erase(broker_name);
   if (auto names = cluster_addr_table_.find(cluster_name); names != cluster_addr_table_.end()) {
     names->second.erase(broker_name);
     if (names->second.empty()) cluster_addr_table_.erase(names);
@@ -266,6 +267,9 @@ void RouteInfoManager::DeleteTopic(const std::string& topic, const std::string& 
 
 int RouteInfoManager::WipeWritePermOfBroker(const std::string& broker_name) {
   std::unique_lock lock(mu_);
+  // Remembered only for a group the name server knows: an unknown name must not poison a group
+  // that registers later.
+  if (broker_addr_table_.contains(broker_name)) write_wiped_.insert(broker_name);
   int count = 0;
   for (auto& [topic, by_broker] : topic_queue_table_) {
     auto it = by_broker.find(broker_name);
@@ -274,6 +278,24 @@ int RouteInfoManager::WipeWritePermOfBroker(const std::string& broker_name) {
     ++count;
   }
   return count;
+}
+
+int RouteInfoManager::AddWritePermOfBroker(const std::string& broker_name) {
+  std::unique_lock lock(mu_);
+  write_wiped_.erase(broker_name);
+  int count = 0;
+  for (auto& [topic, by_broker] : topic_queue_table_) {
+    auto it = by_broker.find(broker_name);
+    if (it == by_broker.end()) continue;
+    it->second.perm |= broker::kPermRead | broker::kPermWrite;
+    ++count;
+  }
+  return count;
+}
+
+bool RouteInfoManager::IsWriteWiped(const std::string& broker_name) const {
+  std::shared_lock lock(mu_);
+  return write_wiped_.contains(broker_name);
 }
 
 bool RouteInfoManager::UpdateBrokerLiveness(const std::string& cluster_name,

@@ -99,8 +99,17 @@ class RouteInfoManager {
   // Forgets the topic's routes everywhere, or only those of the cluster's broker groups.
   void DeleteTopic(const std::string& topic);
   void DeleteTopic(const std::string& topic, const std::string& cluster);
-  // Clears the WRITE bit of every QueueData of the group; returns how many topics changed.
+  // WIPE_WRITE_PERM_OF_BROKER: clears the WRITE bit of every QueueData of the group and returns
+  // how many topics it touched. The wipe sticks: until AddWritePermOfBroker (or until the group
+  // leaves the name server: its last broker unregisters or expires), the group's re-registrations
+  // keep the WRITE bit cleared, even when its DataVersion changed (Java's name server would take
+  // the broker's perms back then, silently undoing an operator's wipe).
   int WipeWritePermOfBroker(const std::string& broker_name);
+  // ADD_WRITE_PERM_OF_BROKER: ends a wipe and sets READ|WRITE on every QueueData of the group (as
+  // Java does; the INHERIT bit is kept); returns how many topics it touched.
+  int AddWritePermOfBroker(const std::string& broker_name);
+  // Whether the group's write permission is wiped.
+  bool IsWriteWiped(const std::string& broker_name) const;
 
   // BROKER_HEARTBEAT / QUERY_DATA_VERSION: extends the broker's liveness. False if unknown.
   bool UpdateBrokerLiveness(const std::string& cluster_name, const std::string& broker_addr,
@@ -143,6 +152,7 @@ class RouteInfoManager {
   std::map<std::string, std::set<std::string>> cluster_addr_table_;
   std::map<BrokerKey, LiveInfo> broker_live_table_;
   std::map<BrokerKey, std::vector<std::string>> filter_server_table_;
+  std::set<std::string> write_wiped_;  // broker names (see WipeWritePermOfBroker)
 };
 
 }  // namespace stele::namesrv

@@ -1,6 +1,6 @@
 // Route and topic requests from clients and admin tools: GET_ROUTEINFO_BY_TOPIC,
 // GET_BROKER_CLUSTER_INFO, GET_ALL_TOPIC_LIST_FROM_NAMESERVER, GET_TOPICS_BY_CLUSTER,
-// DELETE_TOPIC_IN_NAMESRV, WIPE_WRITE_PERM_OF_BROKER.
+// DELETE_TOPIC_IN_NAMESRV, WIPE_WRITE_PERM_OF_BROKER, ADD_WRITE_PERM_OF_BROKER.
 #include "common/logging.h"
 #include "common/status.h"
 #include "fmt/format.h"
@@ -73,6 +73,16 @@ absl::StatusOr<RemotingCommand> WipeWritePerm(const NamesrvContext& ctx,
   return resp;
 }
 
+absl::StatusOr<RemotingCommand> AddWritePerm(const NamesrvContext& ctx,
+                                             const RemotingCommand& req) {
+  STELE_ASSIGN_OR_RETURN(std::string broker_name, RequireName(req, "brokerName"));
+  int count = ctx.routes->AddWritePermOfBroker(broker_name);
+  log::Info("namesrv: restored write permission of broker {} on {} topics", broker_name, count);
+  RemotingCommand resp = Success(req);
+  resp.Set("addTopicCount", int64_t{count});
+  return resp;
+}
+
 }  // namespace
 
 void AddRouteHandlers(const NamesrvContext& ctx, HandlerTable* table) {
@@ -84,6 +94,7 @@ void AddRouteHandlers(const NamesrvContext& ctx, HandlerTable* table) {
   add(rq::kGetTopicsByCluster, GetTopicsByCluster);
   add(rq::kDeleteTopicInNamesrv, DeleteTopic);
   add(rq::kWipeWritePermOfBroker, WipeWritePerm);
+  add(rq::kAddWritePermOfBroker, AddWritePerm);
 }
 
 }  // namespace stele::namesrv

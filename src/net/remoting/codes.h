@@ -60,8 +60,11 @@ constexpr int32_t kQueryTopicConsumeByWho = 300;
 constexpr int32_t kGetConsumerRunningInfo = 307;
 constexpr int32_t kConsumeMessageDirectly = 309;
 constexpr int32_t kSendMessageV2 = 310;
+constexpr int32_t kUpdateNamesrvConfig = 318;
+constexpr int32_t kGetNamesrvConfig = 319;
 constexpr int32_t kSendBatchMessage = 320;
 constexpr int32_t kQueryDataVersion = 322;
+constexpr int32_t kAddWritePermOfBroker = 327;
 constexpr int32_t kQueryTopicsByConsumer = 343;
 constexpr int32_t kBrokerHeartbeat = 904;
 }  // namespace request

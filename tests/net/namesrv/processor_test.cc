@@ -236,6 +236,81 @@ TEST_F(ProcessorTest, AdminRouteRequests) {
   EXPECT_EQ(Call(Route("T")).code, rs::kTopicNotExist);
 }
 
+TEST_F(ProcessorTest, WipeAndAddWritePermSurviveReregistration) {
+  Call(Register("broker-a", "a:1", {"T", "A"}));
+  Call(Register("broker-b", "b:1", {"T"}), 2);
+  auto perm_of = [&](const std::string& topic, const std::string& broker) -> int {
+    const json route = json::parse(Call(Route(topic)).body);
+    for (const json& q : route["queueDatas"]) {
+      if (q["brokerName"] == broker) return q["perm"].get<int>();
+    }
+    return -1;
+  };
+  RemotingCommand wipe = RemotingCommand::Request(rq::kWipeWritePermOfBroker);
+  wipe.Set("brokerName", "broker-a");
+  RemotingCommand resp = Call(wipe);
+  ASSERT_EQ(resp.code, rs::kSuccess);
+  EXPECT_EQ(*resp.Field("wipeTopicCount"), "2");
+  EXPECT_EQ(perm_of("T", "broker-a"), 4);
+  EXPECT_EQ(perm_of("T", "broker-b"), 6);  // other groups keep theirs
+
+  // The broker's periodic registration, same DataVersion and then a new one (a topic was
+  // created): the wipe holds, including for the new topic.
+  Call(Register("broker-a", "a:1", {"T", "A"}));
+  EXPECT_EQ(perm_of("T", "broker-a"), 4);
+  Call(Register("broker-a", "a:1", {"T", "A", "N"}, 2));
+  EXPECT_EQ(perm_of("T", "broker-a"), 4);
+  EXPECT_EQ(perm_of("N", "broker-a"), 4);
+  EXPECT_TRUE(routes_.IsWriteWiped("broker-a"));
+
+  RemotingCommand add = RemotingCommand::Request(rq::kAddWritePermOfBroker);
+  add.Set("brokerName", "broker-a");
+  resp = Call(add);
+  ASSERT_EQ(resp.code, rs::kSuccess);
+  EXPECT_EQ(*resp.Field("addTopicCount"), "3");
+  EXPECT_EQ(perm_of("N", "broker-a"), 6);
+  Call(Register("broker-a", "a:1", {"T", "A", "N"}, 3));
+  EXPECT_EQ(perm_of("T", "broker-a"), 6);
+  EXPECT_FALSE(routes_.IsWriteWiped("broker-a"));
+
+  // Unknown broker: nothing touched, nothing remembered for a later registration.
+  wipe.Set("brokerName", "broker-z");
+  EXPECT_EQ(*Call(wipe).Field("wipeTopicCount"), "0");
+  Call(Register("broker-z", "z:1", {"T"}), 3);
+  EXPECT_EQ(perm_of("T", "broker-z"), 6);
+
+  // A wiped group that leaves the name server comes back writable (a restarted broker).
+  wipe.Set("brokerName", "broker-b");
+  Call(wipe);
+  RemotingCommand un = RemotingCommand::Request(rq::kUnregisterBroker);
+  un.Set("brokerName", "broker-b");
+  un.Set("brokerAddr", "b:1");
+  un.Set("clusterName", "DefaultCluster");
+  un.Set("brokerId", int64_t{0});
+  EXPECT_EQ(Call(un).code, rs::kSuccess);
+  Call(Register("broker-b", "b:1", {"T"}), 2);
+  EXPECT_EQ(perm_of("T", "broker-b"), 6);
+
+  add.Set("brokerName", "");
+  EXPECT_EQ(Call(add).code, rs::kSystemError);  // a name is required
+}
+
+TEST_F(ProcessorTest, NamesrvConfigIsReadOnly) {
+  ctx_.config = {{"listenPort", "9876"}, {"kvConfigPath", "/tmp/kv.json"}};
+  table_ = BuildHandlerTable(ctx_);
+  RemotingCommand resp = Call(RemotingCommand::Request(rq::kGetNamesrvConfig));
+  ASSERT_EQ(resp.code, rs::kSuccess);
+  EXPECT_EQ(resp.body, "listenPort=9876\nkvConfigPath=/tmp/kv.json\n");
+
+  RemotingCommand update = RemotingCommand::Request(rq::kUpdateNamesrvConfig);
+  update.body = "kvConfigPath=/etc/cron.d/x\n";
+  resp = Call(update);
+  EXPECT_EQ(resp.code, rs::kNoPermission);
+  EXPECT_NE(resp.remark.value_or("").find("not supported"), std::string::npos);
+  EXPECT_EQ(Call(RemotingCommand::Request(rq::kGetNamesrvConfig)).body,
+            "listenPort=9876\nkvConfigPath=/tmp/kv.json\n");
+}
+
 TEST_F(ProcessorTest, OptionalRegistrationFields) {
   RemotingCommand req = Register("broker-a", "a:1", {"T"});
   req.Set("zoneName", "zone-1");
