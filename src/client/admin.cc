@@ -176,6 +176,21 @@ struct AdminClient::Impl {
     STELE_ASSIGN_OR_RETURN(auto c, Get());
     return ExpectSuccess(c->Call(addr, std::move(req)), context);
   }
+  // A request whose answer is a properties text (GET_BROKER_CONFIG, GET_NAMESRV_CONFIG).
+  absl::StatusOr<std::map<std::string, std::string>> CallForProperties(const std::string& addr,
+                                                                       int32_t request_code,
+                                                                       std::string_view context) {
+    STELE_ASSIGN_OR_RETURN(RemotingCommand resp,
+                           Call(addr, RemotingCommand::Request(request_code), context));
+    auto props = broker::ParseProperties(resp.body);
+    if (!props.ok()) {
+      return absl::InvalidArgumentError(
+          fmt::format("{}: {}", context, std::string(props.status().message())));
+    }
+    std::map<std::string, std::string> out;
+    for (const auto& p : *props) out[p.key] = p.value;
+    return out;
+  }
   absl::StatusOr<RemotingCommand> CallNamesrv(RemotingCommand req, std::string_view context) {
     STELE_ASSIGN_OR_RETURN(auto c, Get());
     return ExpectSuccess(c->CallNamesrv(std::move(req)), context);
@@ -412,18 +427,8 @@ absl::StatusOr<std::map<std::string, std::string>> AdminClient::BrokerRuntimeInf
 
 absl::StatusOr<std::map<std::string, std::string>> AdminClient::BrokerConfig(
     const std::string& broker_addr) {
-  const std::string context = fmt::format("config of {}", broker_addr);
-  STELE_ASSIGN_OR_RETURN(
-      RemotingCommand resp,
-      impl_->Call(broker_addr, RemotingCommand::Request(code::kGetBrokerConfig), context));
-  auto props = broker::ParseProperties(resp.body);
-  if (!props.ok()) {
-    return absl::InvalidArgumentError(
-        fmt::format("{}: {}", context, std::string(props.status().message())));
-  }
-  std::map<std::string, std::string> out;
-  for (const auto& p : *props) out[p.key] = p.value;
-  return out;
+  return impl_->CallForProperties(broker_addr, code::kGetBrokerConfig,
+                                  fmt::format("config of {}", broker_addr));
 }
 
 absl::Status AdminClient::UpdateBrokerConfig(const std::string& broker_addr,
@@ -443,18 +448,8 @@ std::vector<std::string> AdminClient::NamesrvAddrs() const {
 
 absl::StatusOr<std::map<std::string, std::string>> AdminClient::NamesrvConfig(
     const std::string& namesrv_addr) {
-  const std::string context = fmt::format("config of name server {}", namesrv_addr);
-  STELE_ASSIGN_OR_RETURN(
-      RemotingCommand resp,
-      impl_->Call(namesrv_addr, RemotingCommand::Request(code::kGetNamesrvConfig), context));
-  auto props = broker::ParseProperties(resp.body);
-  if (!props.ok()) {
-    return absl::InvalidArgumentError(
-        fmt::format("{}: {}", context, std::string(props.status().message())));
-  }
-  std::map<std::string, std::string> out;
-  for (const auto& p : *props) out[p.key] = p.value;
-  return out;
+  return impl_->CallForProperties(namesrv_addr, code::kGetNamesrvConfig,
+                                  fmt::format("config of name server {}", namesrv_addr));
 }
 
 namespace {

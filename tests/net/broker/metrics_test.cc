@@ -25,6 +25,7 @@
 #include "common/clock.h"
 #include "fmt/format.h"
 #include "net/broker/broker_controller.h"
+#include "net/broker/live_broker_test.h"
 #include "net/broker/message_writer.h"
 #include "net/broker/metrics/exporter.h"
 #include "net/broker/state/names.h"
@@ -102,35 +103,17 @@ std::optional<double> Sample(const std::string& text, const std::string& name,
   return found;
 }
 
-class MetricsTest : public ::testing::Test {
+class MetricsTest : public LiveBrokerTest {
  protected:
   void SetUp() override {
-    BrokerConfig c;
-    c.store_path_root_dir = dir_.path();
-    c.broker_ip1 = "127.0.0.1";
-    c.bind_address = "127.0.0.1";
-    c.listen_port = 0;
-    c.broker_name = "broker-m";
-    c.store = testing::SmallOptions(dir_.path(), NewPosixFileSystem());
-    ASSERT_TRUE(c.Finalize().ok());
-    auto b = BrokerController::Create(std::move(c));
-    ASSERT_TRUE(b.ok()) << b.status();
-    broker_ = std::move(*b);
-    ASSERT_TRUE(broker_->Start().ok());
-    addr_ = fmt::format("127.0.0.1:{}", broker_->port());
+    StartBroker([](BrokerConfig& c) { c.broker_name = "broker-m"; });
+    if (HasFatalFailure()) return;
     exporter_ = std::make_unique<metrics::Exporter>(*broker_, "127.0.0.1", 0);
     ASSERT_TRUE(exporter_->Start().ok());
   }
   void TearDown() override {
-    client_.Shutdown();
     if (exporter_) exporter_->Stop();
-    if (broker_) broker_->Shutdown();
-  }
-
-  RemotingCommand Call(RemotingCommand req) {
-    auto resp = client_.InvokeSync(addr_, std::move(req), std::chrono::seconds(10));
-    EXPECT_TRUE(resp.ok()) << resp.status();
-    return resp.ok() ? *std::move(resp) : RemotingCommand{};
+    LiveBrokerTest::TearDown();
   }
 
   void Send(const std::string& topic, const std::string& body) {
@@ -176,11 +159,7 @@ class MetricsTest : public ::testing::Test {
     return Body(r);
   }
 
-  testing::TempDir dir_;
-  std::unique_ptr<BrokerController> broker_;
   std::unique_ptr<metrics::Exporter> exporter_;
-  remoting::RemotingClient client_;
-  std::string addr_;
   int sent_ = 0;
 };
 

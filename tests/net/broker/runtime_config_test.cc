@@ -9,6 +9,7 @@
 
 #include "fmt/format.h"
 #include "net/broker/broker_controller.h"
+#include "net/broker/live_broker_test.h"
 #include "net/remoting/codes.h"
 #include "net/remoting/transport.h"
 #include "stele/file_system.h"
@@ -21,50 +22,19 @@ using remoting::RemotingCommand;
 using namespace remoting::response;
 namespace request = remoting::request;
 
-class RuntimeConfigTest : public ::testing::Test {
+class RuntimeConfigTest : public LiveBrokerTest {
  protected:
   void StartBroker(bool allowed) {
-    BrokerConfig c;
-    c.store_path_root_dir = dir_.path();
-    c.broker_ip1 = "127.0.0.1";
-    c.bind_address = "127.0.0.1";
-    c.listen_port = 0;
-    c.grpc_server_port = 0;
-    c.update_config_allowed = allowed;
-    c.store = testing::SmallOptions(dir_.path(), NewPosixFileSystem());
-    ASSERT_TRUE(c.Finalize().ok());
-    auto b = BrokerController::Create(std::move(c));
-    ASSERT_TRUE(b.ok()) << b.status();
-    broker_ = std::move(*b);
-    ASSERT_TRUE(broker_->Start().ok());
-    addr_ = fmt::format("127.0.0.1:{}", broker_->port());
-  }
-  void TearDown() override {
-    client_.Shutdown();
-    if (broker_) broker_->Shutdown();
+    LiveBrokerTest::StartBroker([&](BrokerConfig& c) { c.update_config_allowed = allowed; });
   }
 
   RemotingCommand Update(const std::string& properties) {
-    RemotingCommand req = RemotingCommand::Request(request::kUpdateBrokerConfig);
-    req.body = properties;
-    auto resp = client_.InvokeSync(addr_, std::move(req), std::chrono::seconds(10));
-    EXPECT_TRUE(resp.ok()) << resp.status();
-    return resp.ok() ? *std::move(resp) : RemotingCommand{};
+    return Call(request::kUpdateBrokerConfig, {}, properties);
   }
-  std::string ConfigText() {
-    auto resp = client_.InvokeSync(addr_, RemotingCommand::Request(request::kGetBrokerConfig),
-                                   std::chrono::seconds(10));
-    EXPECT_TRUE(resp.ok()) << resp.status();
-    return resp.ok() ? resp->body : "";
-  }
+  std::string ConfigText() { return Call(request::kGetBrokerConfig, {}).body; }
   static bool Has(const std::string& text, const std::string& line) {
     return text.find("\n" + line + "\n") != std::string::npos || text.rfind(line + "\n", 0) == 0;
   }
-
-  testing::TempDir dir_;
-  std::unique_ptr<BrokerController> broker_;
-  remoting::RemotingClient client_;
-  std::string addr_;
 };
 
 TEST_F(RuntimeConfigTest, RefusedWhenUpdateConfigNotAllowed) {

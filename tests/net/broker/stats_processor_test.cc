@@ -17,6 +17,7 @@
 
 #include "fmt/format.h"
 #include "net/broker/broker_controller.h"
+#include "net/broker/live_broker_test.h"
 #include "net/remoting/codes.h"
 #include "net/remoting/transport.h"
 #include "stele/file_system.h"
@@ -32,22 +33,11 @@ namespace request = remoting::request;
 
 constexpr auto kWait = std::chrono::seconds(10);
 
-class StatsProcessorTest : public ::testing::Test {
+class StatsProcessorTest : public LiveBrokerTest {
  protected:
   void SetUp() override {
-    BrokerConfig c;
-    c.store_path_root_dir = dir_.path();
-    c.broker_ip1 = "127.0.0.1";
-    c.bind_address = "127.0.0.1";
-    c.listen_port = 0;
-    c.broker_name = "bk-a";
-    c.store = testing::SmallOptions(dir_.path(), NewPosixFileSystem());
-    ASSERT_TRUE(c.Finalize().ok());
-    auto b = BrokerController::Create(std::move(c));
-    ASSERT_TRUE(b.ok()) << b.status();
-    broker_ = std::move(*b);
-    ASSERT_TRUE(broker_->Start().ok());
-    addr_ = fmt::format("127.0.0.1:{}", broker_->port());
+    StartBroker([](BrokerConfig& c) { c.broker_name = "bk-a"; });
+    if (HasFatalFailure()) return;
     // Topic T: 2 queues; queue 1 holds 3 messages, queue 0 none.
     RemotingCommand r = Call(request::kUpdateAndCreateTopic,
                              {{"topic", "T"}, {"readQueueNums", "2"}, {"writeQueueNums", "2"}});
@@ -57,20 +47,6 @@ class StatsProcessorTest : public ::testing::Test {
       ASSERT_TRUE(broker_->store().Append(Message{.topic = "T", .queue_id = 1, .body = body}).ok());
     }
     ASSERT_TRUE(broker_->store().WaitForMessages("T", 1, 2, kWait));
-  }
-  void TearDown() override {
-    client_.Shutdown();
-    if (broker_) broker_->Shutdown();
-  }
-
-  RemotingCommand Call(int32_t code, const std::map<std::string, std::string>& fields,
-                       std::string body = {}) {
-    RemotingCommand req = RemotingCommand::Request(code);
-    for (const auto& [k, v] : fields) req.Set(k, v);
-    req.body = std::move(body);
-    auto resp = client_.InvokeSync(addr_, std::move(req), kWait);
-    EXPECT_TRUE(resp.ok()) << resp.status();
-    return resp.ok() ? *std::move(resp) : RemotingCommand{};
   }
 
   // A remoting consumer of `group` (and producer of P) on topic T, as a heartbeat announces it.
@@ -96,11 +72,6 @@ class StatsProcessorTest : public ::testing::Test {
     EXPECT_TRUE(t.ok()) << t.status();
     return t.ok() ? *t : -1;
   }
-
-  testing::TempDir dir_;
-  std::unique_ptr<BrokerController> broker_;
-  std::string addr_;
-  remoting::RemotingClient client_;
 };
 
 TEST_F(StatsProcessorTest, TopicStatsListEveryQueueInJavasLayout) {
