@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include "fmt/format.h"
 #include "net/broker/broker_controller.h"
+#include "net/broker/live_broker_test.h"
 #include "net/remoting/codes.h"
 #include "net/remoting/transport.h"
 #include "stele/file_system.h"
@@ -36,26 +37,9 @@ json Body(const std::string& client_id, std::vector<json> mqs, const std::string
           {"mqSet", std::move(mqs)}};
 }
 
-class LockProcessorTest : public ::testing::Test {
+class LockProcessorTest : public LiveBrokerTest {
  protected:
-  void SetUp() override {
-    BrokerConfig c;
-    c.store_path_root_dir = dir_.path();
-    c.broker_ip1 = "127.0.0.1";
-    c.bind_address = "127.0.0.1";
-    c.listen_port = 0;
-    c.store = testing::SmallOptions(dir_.path(), NewPosixFileSystem());
-    ASSERT_TRUE(c.Finalize().ok());
-    auto b = BrokerController::Create(std::move(c));
-    ASSERT_TRUE(b.ok()) << b.status();
-    broker_ = std::move(*b);
-    ASSERT_TRUE(broker_->Start().ok());
-    addr_ = fmt::format("127.0.0.1:{}", broker_->port());
-  }
-  void TearDown() override {
-    client_.Shutdown();
-    if (broker_) broker_->Shutdown();
-  }
+  void SetUp() override { StartBroker(); }
 
   RemotingCommand Call(int32_t code, std::string body, remoting::RemotingClient* client = nullptr) {
     RemotingCommand req = RemotingCommand::Request(code);
@@ -85,11 +69,6 @@ class LockProcessorTest : public ::testing::Test {
     RemotingCommand resp = Call(request::kUnlockBatchMq, body.dump());
     EXPECT_EQ(resp.code, kSuccess) << resp.remark.value_or("");
   }
-
-  testing::TempDir dir_;
-  std::unique_ptr<BrokerController> broker_;
-  remoting::RemotingClient client_;
-  std::string addr_;
 };
 
 TEST_F(LockProcessorTest, LockContendUnlockAndRelock) {

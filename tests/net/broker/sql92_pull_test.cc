@@ -16,6 +16,7 @@
 #include "engine/record.h"
 #include "fmt/format.h"
 #include "net/broker/broker_controller.h"
+#include "net/broker/live_broker_test.h"
 #include "net/remoting/codes.h"
 #include "net/remoting/transport.h"
 #include "stele/file_system.h"
@@ -31,22 +32,12 @@ namespace request = remoting::request;
 
 constexpr int kMessages = 20;
 
-class Sql92PullTest : public ::testing::Test {
+class Sql92PullTest : public LiveBrokerTest {
  protected:
   void StartBroker(bool enable_property_filter) {
-    BrokerConfig c;
-    c.store_path_root_dir = dir_.path();
-    c.broker_ip1 = "127.0.0.1";
-    c.bind_address = "127.0.0.1";
-    c.listen_port = 0;
-    c.enable_property_filter = enable_property_filter;
-    c.store = testing::SmallOptions(dir_.path(), NewPosixFileSystem());
-    ASSERT_TRUE(c.Finalize().ok());
-    auto b = BrokerController::Create(std::move(c));
-    ASSERT_TRUE(b.ok()) << b.status();
-    broker_ = std::move(*b);
-    ASSERT_TRUE(broker_->Start().ok());
-    addr_ = fmt::format("127.0.0.1:{}", broker_->port());
+    LiveBrokerTest::StartBroker(
+        [&](BrokerConfig& c) { c.enable_property_filter = enable_property_filter; });
+    if (HasFatalFailure()) return;
     ASSERT_TRUE(broker_->TopicForSend("TopicSql", 4).ok());
     // Message i (1..20) has a=i, region eu for odd i and us for even i, and tag "t<i%3>".
     for (int i = 1; i <= kMessages; ++i) {
@@ -61,10 +52,6 @@ class Sql92PullTest : public ::testing::Test {
     }
     ASSERT_TRUE(
         broker_->store().WaitForMessages("TopicSql", 0, kMessages - 1, std::chrono::seconds(20)));
-  }
-  void TearDown() override {
-    client_.Shutdown();
-    if (broker_) broker_->Shutdown();
   }
 
   RemotingCommand Invoke(RemotingCommand req) {
@@ -135,11 +122,6 @@ class Sql92PullTest : public ::testing::Test {
     req.body = body.dump();
     return Invoke(std::move(req));
   }
-
-  testing::TempDir dir_;
-  std::unique_ptr<BrokerController> broker_;
-  remoting::RemotingClient client_;
-  std::string addr_;
 };
 
 TEST_F(Sql92PullTest, PullReturnsOnlyMatchingMessages) {
