@@ -4,7 +4,7 @@ set -euo pipefail
 PKGS=(build-essential cmake ninja-build pkg-config liburing-dev libabsl-dev libfmt-dev zlib1g-dev
       libprotobuf-dev protobuf-compiler libgtest-dev libgmock-dev libbenchmark-dev fio python3
       libasio-dev nlohmann-json3-dev valgrind clang-14 libclang-rt-14-dev libgrpc++-dev
-      protobuf-compiler-grpc lld python3-dev pybind11-dev python3-pytest prometheus)
+      protobuf-compiler-grpc lld python3-dev pybind11-dev python3-pytest curl prometheus)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

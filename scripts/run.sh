@@ -16,6 +16,7 @@ mkdir -p "$data/broker"
 namesrv_port=${NAMESRV_PORT:-9876}
 broker_port=${BROKER_PORT:-10911}
 grpc_port=${GRPC_PORT:-8081}
+metrics_port=${METRICS_PORT:-5557}
 # Config files are written once; edit them to change the setup (see README: Configuration).
 [ -f "$data/namesrv.conf" ] || cat >"$data/namesrv.conf" <<CONF
 listenPort=$namesrv_port
@@ -30,6 +31,7 @@ brokerIP1=127.0.0.1
 bindAddress=127.0.0.1
 listenPort=$broker_port
 grpcServerPort=$grpc_port
+metricsPromExporterPort=$metrics_port
 namesrvAddr=127.0.0.1:$namesrv_port
 storePathRootDir=$data/broker
 flushDiskType=ASYNC_FLUSH
@@ -77,6 +79,8 @@ Stele is running: name server 127.0.0.1:$namesrv_port, broker 127.0.0.1:$broker_
 Try, in another terminal:
   $bin/mqadmin sendMessage -n 127.0.0.1:$namesrv_port -t TopicTest -p "hello stele"
   $bin/mqadmin consumeMessage -n 127.0.0.1:$namesrv_port -t TopicTest -c 1
+  $bin/mqadmin watch -n 127.0.0.1:$namesrv_port          # live rates, lag, flush latency
+  curl -s http://127.0.0.1:$metrics_port/metrics         # Prometheus metrics
 Any RocketMQ remoting client works too: point it at name server 127.0.0.1:$namesrv_port.
 Press Ctrl-C to stop both.
 MSG
