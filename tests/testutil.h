@@ -1,6 +1,7 @@
 // Helpers shared by the tests: temporary directories, option presets, message builders.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -35,5 +36,9 @@ int SoakFactor();
 
 // Deterministic body for (seed, i) of the given size.
 std::string Body(uint64_t seed, uint64_t i, size_t size);
+
+// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then closed), for
+// starting a server process on it.
+uint16_t FreeLoopbackPort();
 
 }  // namespace stele::testing

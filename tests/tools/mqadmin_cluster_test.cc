@@ -118,18 +118,6 @@ class Server {
   pid_t pid_ = -1;
 };
 
-uint16_t FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
-  socklen_t len = sizeof(sa);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
-  ::close(fd);
-  return ntohs(sa.sin_port);
-}
-
 std::vector<std::string> Lines(const std::string& s) {
   std::vector<std::string> out;
   std::istringstream in(s);
@@ -240,8 +228,8 @@ class MqadminClusterTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new stele::testing::TempDir();
-    ns_port_ = FreePort();
-    broker_port_ = FreePort();
+    ns_port_ = stele::testing::FreeLoopbackPort();
+    broker_port_ = stele::testing::FreeLoopbackPort();
     ns_ = fmt::format("127.0.0.1:{}", ns_port_);
     broker_addr_ = fmt::format("127.0.0.1:{}", broker_port_);
     namesrv_ = new Server(MQNAMESRV_PATH,

@@ -93,18 +93,6 @@ class Child {
   std::string output_;
 };
 
-uint16_t FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
-  socklen_t len = sizeof(sa);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
-  ::close(fd);
-  return ntohs(sa.sin_port);
-}
-
 std::string WriteConf(const std::string& dir, const std::string& text) {
   std::string path = dir + "/namesrv.conf";
   std::ofstream(path) << text;
@@ -144,7 +132,7 @@ TEST(MqnamesrvTest, BadConfigIsAClearError) {
 
 TEST(MqnamesrvTest, ServesAndStopsCleanlyOnSigterm) {
   stele::testing::TempDir dir;
-  const uint16_t port = FreePort();
+  const uint16_t port = stele::testing::FreeLoopbackPort();
   std::string conf = WriteConf(
       dir.path(), fmt::format("listenPort={}\nbindAddress=127.0.0.1\nkvConfigPath={}/kv.json\n",
                               port, dir.path()));
